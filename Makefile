@@ -1,0 +1,36 @@
+# Two commands do everything: `make demo` and `make test` (each creates .venv first).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test bench bench-accuracy bench-throughput clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[proxy,test]"
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/python examples/demo.py
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[proxy,test,bench]"
+	touch $(VENV)/.bench
+
+bench-accuracy: $(VENV)/.bench
+	$(BIN)/python benchmarks/accuracy.py
+
+bench-throughput: $(VENV)/.bench
+	$(BIN)/python benchmarks/throughput.py
+
+bench: bench-accuracy bench-throughput
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist

@@ -1,0 +1,102 @@
+"""Exceptions raised by redactor.
+
+Every exception the package raises on purpose derives from :class:`RedactorError`,
+so one ``except RedactorError`` catches them all. Messages name the thing to fix
+(a file, a key, an entity type) and never contain a matched value::
+
+    RedactorError
+    ├── PolicyError            a policy file or object is invalid (file, key, line)
+    ├── RecognizerError        a recognizer pack is invalid, or names an unknown validator
+    ├── UnknownEntityError     an entity type is not enabled in the policy (also a ValueError)
+    ├── ModelError             the spaCy pipeline cannot be loaded
+    ├── OperatorError          an operator cannot run (e.g. the hash key is missing)
+    └── DetectionTimeout       a pattern exceeded its time limit; the text was not redacted
+
+Non-``str`` input raises the built-in :class:`TypeError`, naming the type received.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DetectionTimeout",
+    "ModelError",
+    "OperatorError",
+    "PolicyError",
+    "RecognizerError",
+    "RedactorError",
+    "UnknownEntityError",
+]
+
+
+class RedactorError(Exception):
+    """Base class of every error redactor raises on purpose."""
+
+
+class PolicyError(RedactorError):
+    """A policy is invalid.
+
+    Attributes:
+        source: the policy file path, or ``"<dict>"`` / ``"<builtin:NAME>"``.
+        key: dotted path of the offending key, e.g. ``"entities.PERSON.threshold"``, or ``None``.
+        line: 1-based line in ``source`` where the key is, when known.
+    """
+
+    def __init__(self, message: str, *, source: str = "<policy>", key: str | None = None,
+                 line: int | None = None) -> None:
+        self.source = source
+        self.key = key
+        self.line = line
+        where = source if line is None else f"{source}:{line}"
+        prefix = f"{where}: " if key is None else f"{where}: key '{key}': "
+        super().__init__(prefix + message)
+
+
+class RecognizerError(RedactorError):
+    """A recognizer pack (``recognizers/*.yaml``) is invalid.
+
+    Attributes:
+        source: the pack file, ``recognizer``: the recognizer name when known.
+    """
+
+    def __init__(self, message: str, *, source: str = "<pack>", recognizer: str | None = None) -> None:
+        self.source = source
+        self.recognizer = recognizer
+        self.detail = message
+        where = source if recognizer is None else f"{source}: recognizer '{recognizer}'"
+        super().__init__(f"{where}: {message}")
+
+
+class UnknownEntityError(RedactorError, ValueError):
+    """An entity type was asked for that the policy does not enable."""
+
+    def __init__(self, unknown: list[str], known: list[str]) -> None:
+        self.unknown = unknown
+        self.known = known
+        super().__init__(
+            f"entity types not enabled in the policy: {', '.join(unknown)}; "
+            f"enabled: {', '.join(known)}"
+        )
+
+
+class ModelError(RedactorError):
+    """The spaCy pipeline named by the policy or ``Redactor(model=...)`` cannot be loaded."""
+
+
+class OperatorError(RedactorError):
+    """An operator cannot be built or applied (e.g. ``hash`` without a key)."""
+
+
+class DetectionTimeout(RedactorError):
+    """A recognizer's regular expression exceeded its time limit.
+
+    The text is not redacted and nothing is returned for it: callers must fail closed.
+
+    Attributes:
+        recognizer: name of the recognizer whose pattern timed out.
+        limit_s: the limit that was exceeded, in seconds.
+    """
+
+    def __init__(self, recognizer: str, limit_s: float) -> None:
+        self.recognizer = recognizer
+        self.limit_s = limit_s
+        super().__init__(f"recognizer '{recognizer}' exceeded its {limit_s:g} s pattern time limit")

@@ -1,0 +1,115 @@
+"""Findings and how overlapping findings are resolved.
+
+A :class:`Finding` says that ``text[start:end]`` holds an entity of ``entity_type``.
+Offsets are Python ``str`` indices (code points) into the caller's original text,
+``end`` exclusive, whatever normalisation detection ran on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+__all__ = ["Finding", "resolve_overlaps"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected entity.
+
+    Attributes:
+        entity_type: Presidio-style type name, e.g. ``"EMAIL_ADDRESS"``.
+        start: index of the first character in the original text.
+        end: index one past the last character (``text[start:end]`` is the value).
+        score: confidence in [0, 1].
+        recognizer: name of the recognizer that produced it, e.g. ``"email"`` or ``"spacy_ner"``.
+        validated: True when a checksum or format validator accepted the value
+            (Luhn, mod-97, phone metadata...); validated findings win overlaps.
+        explanation: short human-readable reason (pattern name, context word); never the value.
+    """
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+    validated: bool = False
+    explanation: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise ValueError(f"invalid finding offsets start={self.start} end={self.end}")
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"finding score {self.score} is outside [0, 1]")
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def overlaps(self, other: Finding) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: Finding) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+def _priority(f: Finding) -> tuple[bool, float, int]:
+    # A validated pattern beats an NER guess on the same characters; then score; then length.
+    return (f.validated, f.score, f.length)
+
+
+def _merge_same_type(findings: list[Finding]) -> list[Finding]:
+    """Union overlapping or touching findings of one entity type into one span."""
+    merged: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (f.start, -f.end)):
+        if merged and f.start <= merged[-1].end:
+            last = merged[-1]
+            best = last if _priority(last) >= _priority(f) else f
+            merged[-1] = replace(best, start=last.start, end=max(last.end, f.end),
+                                 score=max(last.score, f.score),
+                                 validated=last.validated or f.validated)
+        else:
+            merged.append(f)
+    return merged
+
+
+def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> list[Finding]:
+    """Return non-overlapping findings, sorted by ``start``, covering the same characters.
+
+    Same-type findings that overlap or touch are merged into one span. Between types,
+    the winner of an overlap is the validated one, then the higher score, then the longer
+    span. The loser is dropped when the winner contains it; otherwise it is trimmed to the
+    part outside the winner, so no character any finding covered is left uncovered (a
+    redaction never leaves a fragment of either value). When ``text`` is given, trimmed
+    remainders holding no letter or digit are dropped.
+    """
+    by_type: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_type.setdefault(f.entity_type, []).append(f)
+    candidates = [m for group in by_type.values() for m in _merge_same_type(group)]
+    candidates.sort(key=_priority, reverse=True)
+
+    accepted: list[Finding] = []
+    pending = candidates
+    while pending:
+        f = pending.pop(0)
+        clash = next((a for a in accepted if a.overlaps(f)), None)
+        if clash is None:
+            accepted.append(f)
+            continue
+        for part in _outside(f, clash):
+            if text is None or any(c.isalnum() for c in text[part.start:part.end]):
+                pending.append(part)
+        pending.sort(key=_priority, reverse=True)
+    accepted.sort(key=lambda f: f.start)
+    return accepted
+
+
+def _outside(f: Finding, winner: Finding) -> list[Finding]:
+    """The pieces of ``f`` that lie outside ``winner`` (zero, one or two)."""
+    parts: list[Finding] = []
+    if f.start < winner.start:
+        parts.append(replace(f, end=winner.start))
+    if f.end > winner.end:
+        parts.append(replace(f, start=winner.end))
+    return parts

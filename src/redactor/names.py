@@ -1,0 +1,158 @@
+"""Person names the statistical NER misses: all-caps, lowercase, titles, particles.
+
+Declared in packs as ``kind: names``. Two rules, both case-aware:
+
+* **title rule**: an honorific (``Dr``, ``Mrs``...) followed by one to four capitalised
+  words, with name particles between them (``Dr. Anneke van der Fakel``);
+* **gazetteer rule**: a known first name, an optional middle initial and particles, then a
+  surname-like word of the same case (``MARIELA FAKESTONE``, ``mariela fakestone``). A
+  surname-like word is rare in English (word frequency from the ``wordfreq`` package, Zipf
+  scale) or a known surname. First names that are also common English words ("will",
+  "may") only count in Title Case.
+
+The name lists are the US Census Bureau 1990 name files (public domain).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import regex
+from pydantic import BaseModel, ConfigDict, Field
+from wordfreq import zipf_frequency
+
+from .errors import RecognizerError
+from .findings import Finding
+from .recognizer import KINDS, ScanText
+
+__all__ = ["NameRecognizer", "NameRecognizerSpec"]
+
+_TOKEN = regex.compile(r"\p{L}+(?:-\p{L}+)*(?:['’](?![sS]\b)\p{L}+)?")
+# Between two words of one name: spaces, or an initial's period and spaces.
+_GAP = regex.compile(r"\.?[ \t]{1,3}")
+
+
+class NameRecognizerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    kind: Literal["names"]
+    entity_type: str = "PERSON"
+    first_names: str
+    surnames: str
+    titles: list[str]
+    particles: list[str]
+    stop_words: list[str] = []
+    title_score: float = Field(0.85, ge=0.0, le=1.0)
+    name_score: float = Field(0.7, ge=0.0, le=1.0)
+    rare_zipf: float = Field(3.0, description="Zipf frequency below which a word counts as rare")
+    common_zipf: float = Field(4.5, description="Zipf frequency above which a word is common")
+    description: str | None = None
+
+
+@lru_cache(maxsize=64)
+def _zipf(word: str) -> float:
+    return float(zipf_frequency(word, "en"))
+
+
+def _case(token: str) -> str:
+    if token.isupper() and len(token) > 1:
+        return "upper"
+    if token.islower():
+        return "lower"
+    if token[0].isupper() and (len(token) == 1 or not token[1:].isupper()):
+        return "title"
+    return "other"
+
+
+def _load_words(path: Path, source: Path) -> frozenset[str]:
+    try:
+        return frozenset(w.strip().lower() for w in path.read_text("utf-8").splitlines() if w.strip())
+    except OSError as exc:
+        raise RecognizerError(f"cannot read name list {path}: {exc.strerror}", source=str(source)) from None
+
+
+class NameRecognizer:
+    """Title and gazetteer rules for person names (see the module docstring)."""
+
+    def __init__(self, spec: NameRecognizerSpec, source: Path) -> None:
+        self.name = spec.name
+        self.entity_type = spec.entity_type
+        self.entity_types = frozenset([spec.entity_type])
+        base = source.parent
+        self._first = _load_words(base / spec.first_names, source)
+        self._last = _load_words(base / spec.surnames, source)
+        self._titles = frozenset(t.lower().rstrip(".") for t in spec.titles)
+        self._particles = frozenset(p.lower() for p in spec.particles)
+        self._stop = frozenset(w.lower() for w in spec.stop_words)
+        self._spec = spec
+
+    def find(self, scan: ScanText) -> list[Finding]:
+        text = scan.text
+        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+        found: list[Finding] = []
+        i = 0
+        while i < len(tokens):
+            span = self._title_rule(text, tokens, i) or self._gazetteer_rule(text, tokens, i)
+            if span is None:
+                i += 1
+                continue
+            j, score, why = span
+            found.append(Finding(self.entity_type, tokens[i if why == "gazetteer" else i + 1][0],
+                                 tokens[j][1], score, self.name, False, why))
+            i = j + 1
+        return found
+
+    def _adjacent(self, text: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> bool:
+        return _GAP.fullmatch(text, a[1], b[0]) is not None
+
+    def _title_rule(self, text: str, tokens: list[tuple[int, int, str]],
+                    i: int) -> tuple[int, float, str] | None:
+        if tokens[i][2].lower() not in self._titles or _case(tokens[i][2]) == "lower":
+            return None
+        last, j = None, i + 1
+        while j < len(tokens) and j - i <= 5 and self._adjacent(text, tokens[j - 1], tokens[j]):
+            word = tokens[j][2]
+            if _case(word) in ("title", "upper") and word.lower() not in self._stop:
+                last = j
+            elif word.lower() not in self._particles:
+                break
+            j += 1
+        return None if last is None else (last, self._spec.title_score, "title")
+
+    def _gazetteer_rule(self, text: str, tokens: list[tuple[int, int, str]],
+                        i: int) -> tuple[int, float, str] | None:
+        first = tokens[i][2]
+        case = _case(first)
+        lowered = first.lower()
+        if lowered not in self._first or case == "other" or (case != "title" and lowered in self._stop):
+            return None
+        if case != "title" and _zipf(lowered) > self._spec.common_zipf:
+            return None
+        j = i + 1
+        while j < len(tokens) and self._adjacent(text, tokens[j - 1], tokens[j]):
+            word = tokens[j][2]
+            if len(word) == 1 and word.isupper() or word.lower() in self._particles:
+                j += 1
+                continue
+            if self._surname_like(word, case):
+                return j, self._spec.name_score, "gazetteer"
+            return None
+        return None
+
+    def _surname_like(self, word: str, case: str) -> bool:
+        lowered = word.lower()
+        if len(word) < 2 or lowered in self._stop or _case(word) != case:
+            return False
+        zipf = _zipf(lowered)
+        if zipf < self._spec.rare_zipf:
+            return True
+        return lowered in self._last and (case == "title" or zipf < self._spec.common_zipf - 0.5)
+
+
+@KINDS.register("names")
+def build_names(entry: dict[str, Any], source: Path) -> NameRecognizer:
+    from .packs import parse_spec
+
+    return NameRecognizer(parse_spec(NameRecognizerSpec, entry, source), source)

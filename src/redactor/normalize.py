@@ -1,0 +1,69 @@
+"""A normalised view of text for detection, with a map back to the original offsets.
+
+Text that tries to slip past a recognizer (``jo@\u200bexample.org``, ``219\u201009\u20109999``,
+full-width digits) is folded before detection: NFKC per character (Unicode UAX #15),
+zero-width and soft-hyphen characters removed, Unicode dashes and minus signs folded to
+``-``. Findings on the normalised text are mapped back so they always index the caller's
+string.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["NormalizedText", "normalize"]
+
+# Invisible characters that split a value without showing: ZWSP, ZWNJ, ZWJ, word joiner,
+# BOM / ZWNBSP, soft hyphen, Mongolian vowel separator, invisible separators.
+_REMOVE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064")
+# Dashes and minus signs (Unicode category Pd plus U+2212) that stand in for '-'.
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """``text`` is the normalised string; ``source[i]`` is the original index of ``text[i]``.
+
+    ``source`` is ``None`` when the text needed no change (the common ASCII case), so the
+    identity map costs nothing.
+    """
+
+    text: str
+    source: tuple[int, ...] | None
+    original_length: int
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a ``[start, end)`` span of the normalised text to the original text."""
+        if self.source is None:
+            return start, end
+        return self.source[start], self.source[end - 1] + 1
+
+
+def _fold(ch: str) -> str:
+    if ch in _REMOVE:
+        return ""
+    if ch in _DASHES:
+        return "-"
+    return unicodedata.normalize("NFKC", ch)
+
+
+def normalize(text: str) -> NormalizedText:
+    """Return the normalised view of ``text`` (see the module docstring).
+
+    Runs in O(len(text)); ASCII text is returned as is without copying.
+    """
+    if text.isascii():
+        return NormalizedText(text, None, len(text))
+    pieces: list[str] = []
+    source: list[int] = []
+    changed = False
+    for i, ch in enumerate(text):
+        folded = ch if ch.isascii() else _fold(ch)
+        if folded != ch:
+            changed = True
+        pieces.append(folded)
+        source.extend([i] * len(folded))
+    if not changed:
+        return NormalizedText(text, None, len(text))
+    return NormalizedText("".join(pieces), tuple(source), len(text))

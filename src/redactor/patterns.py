@@ -1,0 +1,151 @@
+"""Pattern recognizers: regular expressions with a validator hook and context words.
+
+Declared in packs as ``kind: pattern`` (the default)::
+
+    - name: us_ssn
+      entity_type: US_SSN
+      patterns:
+        - {name: ssn_dashed, regex: '(?<!\\d)\\d{3}-\\d{2}-\\d{4}(?!\\d)', score: 0.5}
+      validator: us_ssn          # drop candidates that fail area/group/serial rules
+      valid_score: 0.85          # score of a candidate the validator accepts
+      context: [ssn, social security]
+      requires_context: false    # true: drop candidates with no context word nearby
+      requires_any: "-"          # skip the pattern unless one of these characters occurs
+
+Patterns are compiled once with the ``regex`` module and run with the text's time budget.
+A named group ``value`` narrows the finding to that group (``password: (?P<value>\\S+)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import regex
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import DetectionTimeout, RecognizerError
+from .findings import Finding
+from .recognizer import KINDS, Context, ScanText, boost
+from .validators import Validator, get_validator
+
+__all__ = ["PatternRecognizer", "PatternSpec", "PatternRecognizerSpec"]
+
+_FLAGS = {"IGNORECASE": regex.IGNORECASE, "MULTILINE": regex.MULTILINE,
+          "DOTALL": regex.DOTALL, "VERBOSE": regex.VERBOSE}
+
+
+class PatternSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    regex: str
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class PatternRecognizerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    kind: Literal["pattern"] = "pattern"
+    entity_type: str
+    patterns: list[PatternSpec] = Field(min_length=1)
+    validator: str | None = None
+    valid_score: float = Field(1.0, ge=0.0, le=1.0)
+    context: list[str] = []
+    context_before: int = Field(5, ge=0)
+    context_after: int = Field(2, ge=0)
+    requires_context: bool = False
+    requires_any: str | None = None
+    min_digits: int = Field(0, ge=0)
+    flags: list[Literal["IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE"]] = []
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    name: str
+    pattern: Any
+    score: float
+    has_value_group: bool
+
+
+class PatternRecognizer:
+    """Regex candidates, checked by a validator, scored up by context words."""
+
+    def __init__(self, spec: PatternRecognizerSpec, source: str = "<pack>") -> None:
+        self.name = spec.name
+        self.entity_type = spec.entity_type
+        self.entity_types = frozenset([spec.entity_type])
+        flags = 0
+        for flag in spec.flags:
+            flags |= _FLAGS[flag]
+        self._patterns = tuple(self._compile(p, flags, source) for p in spec.patterns)
+        self._validator: Validator | None = (
+            None if spec.validator is None else _resolve_validator(spec, source))
+        self._valid_score = spec.valid_score
+        self._context = Context.build(spec.context, spec.context_before, spec.context_after)
+        self._requires_context = spec.requires_context
+        if spec.requires_context and self._context is None:
+            raise RecognizerError("requires_context is true but no context words are given",
+                                  source=source, recognizer=spec.name)
+        self._requires_any = spec.requires_any
+        self._min_digits = spec.min_digits
+
+    def _compile(self, p: PatternSpec, flags: int, source: str) -> _Compiled:
+        try:
+            compiled = regex.compile(p.regex, flags)
+        except regex.error as exc:
+            raise RecognizerError(f"pattern '{p.name}' does not compile: {exc}",
+                                  source=source, recognizer=self.name) from None
+        return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex)
+
+    def find(self, scan: ScanText) -> list[Finding]:
+        text = scan.text
+        if self._requires_any is not None and not any(c in text for c in self._requires_any):
+            return []
+        if self._min_digits and scan.digit_count < self._min_digits:
+            return []
+        found: list[Finding] = []
+        for p in self._patterns:
+            timeout = scan.deadline.remaining(self.name)
+            try:
+                for m in p.pattern.finditer(text, timeout=timeout, overlapped=False):
+                    f = self._candidate(text, m, p)
+                    if f is not None:
+                        found.append(f)
+            except TimeoutError:
+                raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
+        return found
+
+    def _candidate(self, text: str, m: Any, p: _Compiled) -> Finding | None:
+        start, end = m.span("value") if p.has_value_group else m.span()
+        if start < 0 or start >= end:
+            return None
+        score, validated, why = p.score, False, p.name
+        if self._validator is not None:
+            verdict = self._validator(text[start:end])
+            if verdict is False:
+                return None
+            if verdict:
+                score, validated, why = max(score, self._valid_score), True, f"{p.name}+validated"
+        if self._context is not None:
+            if self._context.seen(text, start, end):
+                score, why = boost(score), f"{why}+context"
+            elif self._requires_context:
+                return None
+        return Finding(self.entity_type, start, end, score, self.name, validated, why)
+
+
+def _resolve_validator(spec: PatternRecognizerSpec, source: str) -> Validator:
+    assert spec.validator is not None
+    try:
+        return get_validator(spec.validator)
+    except RecognizerError as exc:
+        raise RecognizerError(exc.detail, source=source, recognizer=spec.name) from None
+
+
+@KINDS.register("pattern")
+def build_pattern(entry: dict[str, Any], source: Path) -> PatternRecognizer:
+    from .packs import parse_spec
+
+    return PatternRecognizer(parse_spec(PatternRecognizerSpec, entry, source), str(source))

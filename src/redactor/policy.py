@@ -1,0 +1,261 @@
+"""The redaction policy: one YAML file validated into a frozen, typed model.
+
+A policy says which entity types to detect and with what score threshold, which operator
+applies to each, allow and deny lists, JSON field rules, per-role overrides (used by the
+proxy), the spaCy pipeline and the recognizer packs. Example::
+
+    version: 1
+    extends: default              # start from the built-in default policy, explicitly
+    entities:
+      CREDIT_CARD: {operator: {type: mask, keep_last: 4}}
+      URL: {operator: keep}
+    allow: [support@example.com]
+
+Nothing falls back silently: a missing file, an unknown key or a bad value raises
+:class:`~redactor.errors.PolicyError` naming the file, the key and its line. A policy has a
+stable :attr:`Policy.hash` (SHA-256 of its canonical JSON) that audit records carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any, Literal, Mapping, Union
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import PolicyError
+from .nlp import DEFAULT_MODEL
+
+__all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "OperatorSpec",
+           "Policy", "PolicySource", "RolePolicy", "load_policy"]
+
+_BUILTIN_DIR = Path(__file__).resolve().parent / "policies"
+BUILTIN_POLICIES = ("default", "patterns_only")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OperatorSpec(_Model):
+    """An operator by name with its parameters; YAML may write just the name."""
+
+    type: str
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"type": data}
+        if isinstance(data, Mapping) and "params" not in data:
+            rest = {k: v for k, v in data.items() if k != "type"}
+            return {"type": data.get("type"), "params": rest}
+        return data
+
+
+class EntityPolicy(_Model):
+    """Settings of one entity type; unset fields take the policy's defaults."""
+
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    operator: OperatorSpec | None = None
+
+
+class DenyEntry(_Model):
+    """A value that is always a finding of ``entity_type`` (matched case-insensitively)."""
+
+    value: str = Field(min_length=1)
+    entity_type: str = Field(min_length=1)
+
+
+class JsonFieldRule(_Model):
+    """A JSONPath-style rule: ``$..email`` (any depth), ``$.user.name``, ``$.items[*].body``.
+
+    ``action``: ``entity`` replaces the whole value as ``entity_type``; ``keep`` leaves it;
+    ``scan`` runs detection on it.
+    """
+
+    path: str = Field(pattern=r"^\$")
+    action: Literal["entity", "keep", "scan"]
+    entity_type: str | None = None
+
+    @model_validator(mode="after")
+    def _entity_needs_type(self) -> JsonFieldRule:
+        if (self.action == "entity") != (self.entity_type is not None):
+            raise ValueError("entity_type is required with action 'entity' and only with it")
+        return self
+
+
+class JsonPolicy(_Model):
+    rules: list[JsonFieldRule] = []
+    default: Literal["scan", "keep"] = "scan"
+    scan_numbers: bool = True
+
+
+class RolePolicy(_Model):
+    """Per-role overrides: entity settings replace the policy's for that role."""
+
+    entities: dict[str, EntityPolicy] = {}
+    disabled: list[str] = []
+
+
+class Policy(_Model):
+    """A validated redaction policy (immutable)."""
+
+    version: Literal[1] = 1
+    name: str = "custom"
+    description: str | None = None
+    model: str | None = DEFAULT_MODEL
+    packs: list[str] = ["core"]
+    entities: dict[str, EntityPolicy] = Field(min_length=1)
+    default_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    default_operator: OperatorSpec = OperatorSpec(type="replace")
+    allow: list[str] = []
+    deny: list[DenyEntry] = []
+    json_rules: JsonPolicy = Field(JsonPolicy(), alias="json")
+    roles: dict[str, RolePolicy] = {}
+    pattern_timeout_s: float = Field(1.0, gt=0.0, le=60.0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @cached_property
+    def hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON form; equal policies hash equal."""
+        canonical = orjson.dumps(self.model_dump(mode="json", by_alias=True),
+                                 option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
+
+    def threshold(self, entity_type: str) -> float:
+        e = self.entities.get(entity_type)
+        return self.default_threshold if e is None or e.threshold is None else e.threshold
+
+    def operator(self, entity_type: str) -> OperatorSpec:
+        e = self.entities.get(entity_type)
+        return self.default_operator if e is None or e.operator is None else e.operator
+
+    def for_role(self, role: str | None) -> Policy:
+        """This policy with ``roles[role]`` applied (itself when the role has no overrides)."""
+        override = self.roles.get(role) if role is not None else None
+        if override is None:
+            return self
+        entities = {k: v for k, v in self.entities.items() if k not in override.disabled}
+        for etype, settings in override.entities.items():
+            base = entities.get(etype, EntityPolicy())
+            entities[etype] = base.model_copy(update=settings.model_dump(exclude_unset=True))
+        return self.model_copy(update={"entities": entities, "roles": {}})
+
+
+PolicySource = Union[Policy, Mapping[str, Any], str, "os.PathLike[str]", None]
+
+
+def _line_map(text: str) -> dict[tuple[str, ...], int]:
+    """1-based line of every mapping key and sequence item, by path."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = path + (str(key.value),)
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[path + (str(i),)] = item.start_mark.line + 1
+                walk(item, path + (str(i),))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(data: Any, source: str, lines: dict[tuple[str, ...], int]) -> Policy:
+    if not isinstance(data, Mapping):
+        raise PolicyError("a policy is a YAML mapping of keys to values", source=source)
+    data = dict(data)
+    base_name = data.pop("extends", None)
+    if base_name is not None:
+        if base_name not in BUILTIN_POLICIES:
+            raise PolicyError(f"unknown base policy '{base_name}'; known: {', '.join(BUILTIN_POLICIES)}",
+                              source=source, key="extends", line=lines.get(("extends",)))
+        data = _deep_merge(_read_builtin_raw(base_name), data)
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+        message = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
+        raise PolicyError(message, source=source, key=".".join(loc) or None, line=line) from None
+
+
+def _read_builtin_raw(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((_BUILTIN_DIR / f"{name}.yaml").read_text("utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+@lru_cache(maxsize=None)
+def _builtin(name: str) -> Policy:
+    return _load_file(_BUILTIN_DIR / f"{name}.yaml")
+
+
+def _load_file(path: Path) -> Policy:
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise PolicyError("policy file not found", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read policy file: {exc}", source=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_map(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PolicyError(f"not valid YAML: {getattr(exc, 'problem', exc)}", source=str(path),
+                          line=None if mark is None else mark.line + 1) from None
+    return _validate(data, str(path), lines)
+
+
+def load_policy(source: PolicySource = None) -> Policy:
+    """Return a validated :class:`Policy`.
+
+    Args:
+        source: a ``Policy`` (returned as is); a mapping (validated); a path to a YAML file
+            (``str`` ending in ``.yaml``/``.yml`` or containing a path separator, or a
+            ``PathLike``); the name of a built-in policy (``"default"``,
+            ``"patterns_only"``); or ``None`` for ``"default"``.
+
+    Raises:
+        PolicyError: missing file, invalid YAML, unknown key, bad value or unknown name.
+    """
+    if isinstance(source, Policy):
+        return source
+    if source is None:
+        source = "default"
+    if isinstance(source, Mapping):
+        return _validate(source, "<dict>", {})
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if isinstance(source, os.PathLike) or text.endswith((".yaml", ".yml")) or os.sep in text:
+            return _load_file(Path(text))
+        if text in BUILTIN_POLICIES:
+            return _builtin(text)
+        raise PolicyError(f"unknown built-in policy '{text}' (known: {', '.join(BUILTIN_POLICIES)}); "
+                          "a policy file path must end in .yaml or .yml", source=text)
+    raise TypeError(f"policy must be a Policy, a mapping, a path or a name, not {type(source).__name__}")

@@ -1,0 +1,111 @@
+"""The recognizer interface, context words, and the registry of recognizer kinds.
+
+A recognizer finds candidate entities in (normalised) text. Packs in ``recognizers/*.yaml``
+declare recognizers as data; each entry's ``kind`` names a builder in :data:`KINDS`
+(``pattern``, ``phone``, ``names``, ``deny_list``...).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import regex
+
+from .errors import DetectionTimeout, RecognizerError
+from .findings import Finding
+from .registry import Registry
+
+__all__ = ["Context", "Deadline", "KINDS", "Recognizer", "ScanText"]
+
+# Presidio's LemmaContextAwareEnhancer defaults: +0.35, at least 0.4 once context is seen.
+CONTEXT_BOOST = 0.35
+CONTEXT_MIN_SCORE = 0.4
+
+_WORD = regex.compile(r"\w+")
+
+
+class Deadline:
+    """A time budget for regular expressions on one text, in seconds (monotonic clock)."""
+
+    __slots__ = ("_end", "limit_s")
+
+    def __init__(self, limit_s: float | None) -> None:
+        self.limit_s = limit_s
+        self._end = None if limit_s is None else time.monotonic() + limit_s
+
+    def remaining(self, recognizer: str) -> float | None:
+        """Seconds left, for ``regex``'s ``timeout=``; raises DetectionTimeout once spent."""
+        if self._end is None:
+            return None
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise DetectionTimeout(recognizer, self.limit_s or 0.0)
+        return left
+
+
+@dataclass(slots=True)
+class ScanText:
+    """The normalised text one detection pass runs over, with facts computed once."""
+
+    text: str
+    deadline: Deadline = field(default_factory=lambda: Deadline(None))
+    _digits: int | None = None
+
+    @property
+    def digit_count(self) -> int:
+        if self._digits is None:
+            self._digits = sum(c.isdigit() for c in self.text)
+        return self._digits
+
+
+class Recognizer(Protocol):
+    """Finds entities in text. Offsets are into ``scan.text``; ``score`` in [0, 1]."""
+
+    name: str
+    entity_types: frozenset[str]
+
+    def find(self, scan: ScanText) -> list[Finding]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Context words that raise a candidate's score when seen near it.
+
+    Matching is case-insensitive on word prefixes ("card" matches "cards:"), over the
+    ``before`` words preceding and the ``after`` words following the candidate; no
+    lemmatizer is needed.
+    """
+
+    words: tuple[str, ...]
+    before: int = 5
+    after: int = 2
+    _pattern: Any = None
+
+    @classmethod
+    def build(cls, words: Sequence[str], before: int = 5, after: int = 2) -> Context | None:
+        if not words:
+            return None
+        alternatives = "|".join(regex.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
+        pattern = regex.compile(rf"(?<!\w)(?:{alternatives})")
+        return cls(tuple(words), before, after, pattern)
+
+    def seen(self, text: str, start: int, end: int) -> bool:
+        """True when a context word occurs near ``text[start:end]``."""
+        words_before = _WORD.findall(text, max(0, start - 20 * self.before), start)[-self.before:]
+        words_after = _WORD.findall(text, end, end + 20 * self.after)[: self.after] if self.after else []
+        window = " ".join(words_before + words_after).lower()
+        # Punctuation-joined phrases ("e-mail", "d.o.b") are matched on the raw window too.
+        raw = text[max(0, start - 12 * self.before):start].lower()
+        return self._pattern.search(window) is not None or self._pattern.search(raw) is not None
+
+
+def boost(score: float) -> float:
+    """Score after context is seen (Presidio's rule)."""
+    return max(min(1.0, score + CONTEXT_BOOST), CONTEXT_MIN_SCORE)
+
+
+RecognizerBuilder = Callable[[dict[str, Any], Path], Recognizer]
+KINDS: Registry[RecognizerBuilder] = Registry("recognizer kind", RecognizerError)
