@@ -99,9 +99,15 @@ class PhoneRecognizer:
             if verdict is None:
                 continue
             score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
-            if self._context is not None and self._context.seen(text, start, end):
+            context = self._context is not None and self._context.seen(text, start, end)
+            if context:
                 score, why = boost(score), f"{why}+context"
-            found.append(Finding(self.entity_type, start, end, score, self.name, verdict, why))
+            # Valid for one of many regions is weak evidence on its own ("19607 107" is a
+            # house number and a street number too): a phone wins overlaps as *validated*
+            # only with an international prefix, phone punctuation or a context word.
+            strong = verdict and (context or candidate.startswith(("+", "00"))
+                                  or "(" in candidate or candidate.count("-") >= 2)
+            found.append(Finding(self.entity_type, start, end, score, self.name, strong, why))
         return found
 
     def _check(self, candidate: str) -> bool | None:
