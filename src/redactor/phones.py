@@ -13,7 +13,9 @@ Declared in packs as ``kind: phone``::
 A candidate is 7-15 digits with the usual separators, an optional ``+``/``00`` country
 prefix, parentheses and an extension. It is parsed with the ``phonenumbers`` package
 (Google's libphonenumber metadata): valid for a region gives ``valid_score``, merely
-possible gives ``score`` (which usually needs context to pass a threshold).
+possible gives ``score`` (which usually needs context to pass a threshold). A bare run of
+digits (``9498777106``) is a candidate only next to one of ``strong_context`` ("fax", "mobile");
+a date or a time (``1992-02-08 20:15``) never is.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ _CANDIDATE = regex.compile(
     (?<![\d+/])                              # not inside a longer number
     (?:(?:\+|00)\d{1,3}[\s.\-]?)?            # country code
     (?:\(\s?\d{1,5}\s?\)[\s.\-]?|\(0\)[\s.\-]?)?   # (area) or the (0) trunk hint
-    \d{1,5}(?:[\s.\-]{1,2}\d{1,6}){0,5}      # digit groups
+    \d{1,12}(?:[\s.\-]{1,2}\d{1,10}){0,5}     # digit groups
     (?:\s?(?:x|ext\.?|extension)\s?\d{1,6})? # extension
     (?![\d])
     """,
@@ -59,6 +61,7 @@ class PhoneRecognizerSpec(BaseModel):
     score: float = Field(0.4, ge=0.0, le=1.0)
     valid_score: float = Field(0.75, ge=0.0, le=1.0)
     context: list[str] = []
+    strong_context: list[str] = Field([], description="words that make a bare digit run a phone")
     min_digits: int = Field(7, ge=5)
     max_digits: int = Field(15, le=17)
     description: str | None = None
@@ -75,6 +78,7 @@ class PhoneRecognizer:
         self._score = spec.score
         self._valid_score = spec.valid_score
         self._context = Context.build(spec.context)
+        self._strong = Context.build(spec.strong_context, 3, 2)
         self._min_digits = spec.min_digits
         self._max_digits = spec.max_digits
 
@@ -90,8 +94,11 @@ class PhoneRecognizer:
         for m in matches:
             start, end = m.span()
             candidate = m.group()
-            if _DATE_LIKE.fullmatch(candidate) or _TIME_AFTER.match(text, end):
-                continue
+            if _DATE_LIKE.match(candidate) or _TIME_AFTER.match(text, end) or text.startswith(":", end):
+                continue  # dates and times ("1992-02-08 20:15") are never phone numbers
+            plain = candidate.isdigit()
+            if plain and (self._strong is None or not self._strong.seen(text, start, end)):
+                continue  # a bare digit run is a phone number only next to a phone word
             n_digits = len(_DIGIT.findall(candidate))
             if not self._min_digits <= n_digits <= self._max_digits:
                 continue
