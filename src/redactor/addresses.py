@@ -19,7 +19,7 @@ Declared in packs as ``kind: address``. A finding is built in three steps:
 
 3. **Locality lines** after it, joined by a comma or a line break (a blank line and a short
    non-word line prefix such as ``> `` are allowed): a postcode, capitalised place words with an
-   optional 2-3 letter region code, or a country name, e.g. ``\\n Utrecht\\n Netherlands`` or
+   optional 2-3 letter region code, a known place (``places``) or a country name, e.g. ``\\n Utrecht\\n Netherlands`` or
    ``, Springfield, IL 62704``. A line of common English words (``Thanks``) ends the block.
 
 Street types follow USPS Publication 28, appendix C1, plus common British, Irish and
@@ -56,6 +56,7 @@ class AddressRecognizerSpec(BaseModel):
     unit_words: list[str] = []
     particles: list[str] = []
     countries: str | None = Field(None, description="file of country names, one a line, beside the pack")
+    places: str | None = Field(None, description="file of place names (cities), one a line, beside the pack")
     cues: list[str] = Field([], description="words just before a street that make a bare 'Name 12' one")
     score: float = Field(0.7, ge=0.0, le=1.0)
     block_score: float = Field(0.85, ge=0.0, le=1.0)
@@ -88,9 +89,12 @@ class AddressRecognizer:
         self.name = spec.name
         self.entity_type = spec.entity_type
         self.entity_types = frozenset([spec.entity_type])
+        _zipf("the")  # load the word-frequency table now, not inside a timed pass
         self._spec = spec
         self._countries = _load_countries(source.parent / spec.countries, source) if spec.countries else ()
         self._country_set = frozenset(c.lower() for c in self._countries)
+        places = _load_countries(source.parent / spec.places, source) if spec.places else ()
+        self._place_set = self._country_set | frozenset(p.lower() for p in places)
         self._cores = {mode: self._core_pattern(word) for mode, word in (("cased", _CAP), ("lower", _ANY))}
         self._tails = {mode: self._tail_pattern(word) for mode, word in (("cased", _CAP), ("lower", _ANY))}
         unit = _alt(spec.unit_words)
@@ -136,8 +140,10 @@ class AddressRecognizer:
         locality = (rf"(?P<loc>(?:{_POSTCODE}[ \t]+)?(?:(?i:{country})|{place}){region}?"
                     rf"(?:,?[ \t]+{_POSTCODE})?(?![\w]))")
         postcode = rf"(?P<pc>{_POSTCODE}(?![\w]))"
+        letter_unit = r"(?P<unit2>\p{Lu}[ \t]?\d{1,4}(?![\w]))"  # staircase / block: "B 12"
         sep = r"(?:[ \t]*,[ \t]*|[ \t]*\n(?:[ \t]*[^\w\s]{0,4}[ \t]*\n)?[ \t]*[^\w\s\n]{0,4}[ \t]*|[ \t]+)"
-        return regex.compile(rf"\G{sep}(?:{unit_seg}|{postcode}|{locality})")
+        return (regex.compile(rf"\G(?P<sep>{sep}){locality}"),
+                regex.compile(rf"\G(?P<sep>{sep})(?:{unit_seg}|{postcode}|{letter_unit})"))
 
     # -- matching -------------------------------------------------------------------------
 
@@ -147,6 +153,7 @@ class AddressRecognizer:
             return []
         mode = "lower" if not any(c.isupper() for c in text) else "cased"
         found: list[Finding] = []
+        last_end = 0
         try:
             matches = list(self._cores[mode].finditer(text, timeout=scan.deadline.remaining(self.name)))
         except TimeoutError:
@@ -156,6 +163,8 @@ class AddressRecognizer:
             if kind is None:
                 continue
             start, end = m.span()
+            if start < last_end:
+                continue  # inside the block of the previous finding
             before = self._unit_before.search(text, max(0, start - 40), start)
             if before is not None:
                 start = before.start()
@@ -163,6 +172,7 @@ class AddressRecognizer:
             end, extra = self._extend(text, end, mode)
             if kind == "generic" and not self._generic_ok(text, start, core_end, end):
                 continue
+            last_end = end
             score = self._spec.block_score if extra or before is not None else self._spec.score
             found.append(Finding(self.entity_type, start, end, score, self.name, False,
                                  "address block" if extra else "street line"))
@@ -198,19 +208,21 @@ class AddressRecognizer:
 
     def _extend(self, text: str, end: int, mode: str) -> tuple[int, int]:
         """Swallow units, postcodes and locality lines after ``end``; return (end, how many)."""
-        tail = self._tails[mode]
-        n = 0
+        loc_re, other_re = self._tails[mode]
+        n, after_postcode = 0, False
         while n < 6:
-            m = tail.match(text, end)
-            if m is None or m.end() <= end:
+            best = None
+            m = loc_re.match(text, end)
+            if m is not None and self._locality_ok(m.group("loc")) and (
+                    after_postcode or "\n" in m.group("sep") or "," in m.group("sep")):
+                best = m  # a place after a plain space is the sentence going on, not a locality
+            o = other_re.match(text, end)
+            if o is not None and (best is None or o.end() > best.end()):
+                best = o
+            if best is None or best.end() <= end:
                 break
-            if m.group("loc") is not None:
-                sep = text[end:m.start("loc")]
-                if "\n" not in sep and "," not in sep:
-                    break  # a place name after a plain space is the sentence going on
-                if not self._locality_ok(m.group("loc")):
-                    break
-            end, n = m.end(), n + 1
+            after_postcode = best.groupdict().get("pc") is not None
+            end, n = best.end(), n + 1
         return end, n
 
     def _locality_ok(self, value: str) -> bool:
@@ -219,7 +231,7 @@ class AddressRecognizer:
         words = [w for w in regex.findall(r"[\p{L}\p{M}'’]+", value) if len(w) > 1]
         if not words:
             return False
-        if " ".join(words).lower() in self._country_set:
+        if " ".join(words).lower() in self._place_set:
             return True
         # A line of common English words ("Thanks", "Best regards") is not a place.
         return any(_zipf(w) < self._spec.common_zipf for w in words)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import ModelError
 from .findings import Finding
 
-__all__ = ["DEFAULT_MODEL", "LABELS", "NerRecognizer", "load_pipeline"]
+__all__ = ["DEFAULT_MODEL", "LABELS", "NerRecognizer", "bundled_models", "load_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,24 @@ LABELS: dict[str, str] = {
     "NORP": "NRP",
     "DATE": "DATE_TIME",
     "TIME": "DATE_TIME",
+    "ADDRESS": "STREET_ADDRESS",  # redactor's own models (models/redactor_ner_sm)
 }
+
+# Pipelines shipped inside the package (src/redactor/models/<name>), loaded by path.
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+def bundled_models() -> list[str]:
+    """Names of the spaCy pipelines shipped inside the package."""
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.cfg").is_file())
+
+
+def _resolve(model: str) -> str:
+    """A bundled model's name becomes its path; anything else goes to spacy.load as is."""
+    path = MODELS_DIR / model
+    return str(path) if (path / "config.cfg").is_file() else model
 
 # Texts longer than this are split into overlapping chunks (spaCy's max_length is 1,000,000).
 CHUNK_CHARS = 100_000
@@ -60,6 +78,9 @@ _NOT_NEEDED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "m
 def load_pipeline(model: str):  # type: ignore[no-untyped-def]
     """Load (once per process) the spaCy pipeline ``model`` with only the NER components.
 
+    ``model`` is the name of a pipeline shipped in ``redactor/models`` (``redactor_ner_sm``),
+    an installed spaCy package name, or a path.
+
     Raises:
         ModelError: the pipeline is not installed or has no ``ner`` component.
     """
@@ -69,7 +90,7 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
         import spacy
 
         try:
-            nlp = spacy.load(model, exclude=_NOT_NEEDED)
+            nlp = spacy.load(_resolve(model), exclude=_NOT_NEEDED)
         except OSError:
             raise ModelError(
                 f"spaCy pipeline '{model}' is not installed. Install it (the default is "
@@ -108,16 +129,23 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
 _NOT_IN_NAMES = frozenset("0123456789=_@/\\<>{}[]|#$%^*~")
 
 
-def _plausible(text: str, start: int, end: int) -> bool:
-    """Reject NER spans that cannot be a name or place.
+_NOT_IN_ADDRESSES = frozenset("=_@\\<>{}[]|$%^*~")
+
+
+def _plausible(text: str, start: int, end: int, label: str = "PERSON") -> bool:
+    """Reject NER spans that cannot be a name, place or address.
 
     A span glued to letters or digits on either side (``contactno212``) is a tokenizer
-    artefact, and names and places hold no digits or code punctuation (``event_ts=...``);
-    street addresses, which do, come from the pattern pass.
+    artefact, and names and places hold no digits or code punctuation (``event_ts=...``).
+    An ``ADDRESS`` span needs a digit and a letter, and no code punctuation.
     """
     if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
         return False
-    return not any(c in _NOT_IN_NAMES for c in text[start:end])
+    value = text[start:end]
+    if label == "ADDRESS":
+        return (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+                and not any(c in _NOT_IN_ADDRESSES for c in value))
+    return not any(c in _NOT_IN_NAMES for c in value)
 
 
 class NerRecognizer:
@@ -154,7 +182,7 @@ class NerRecognizer:
                 if etype is None:
                     continue
                 start, end = ent.start_char, ent.end_char
-                if not _plausible(chunk, start, end):
+                if not _plausible(chunk, start, end, ent.label_):
                     continue
                 # An entity that touches a chunk edge is seen whole by the neighbour chunk.
                 if (start == 0 and offset > 0) or (end == len(chunk) and offset + end < limit):

