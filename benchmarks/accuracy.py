@@ -109,10 +109,13 @@ CORPORA: dict[str, Callable[[Path], Corpus]] = {"presidio_synth": load_synth, "w
 # -- systems -------------------------------------------------------------------------------
 # Each builder returns a function text -> list of (start, end, entity type).
 
+REDACTOR_MODEL: str | None = None  # --redactor-model; None: the default policy's model
+
+
 def build_redactor() -> Callable[[str], list[Span]]:
     from redactor import Redactor
 
-    engine = Redactor()
+    engine = Redactor() if REDACTOR_MODEL is None else Redactor(model=REDACTOR_MODEL)
     kept = {t for t in engine.entity_types if engine.policy.operator(t).type == "keep"}
 
     def run(text: str) -> list[Span]:
@@ -337,7 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated: " + ", ".join(CORPORA))
     ap.add_argument("--limit", type=int, default=None, help="first N documents of each corpus")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file for every figure")
+    ap.add_argument("--redactor-model", default=None,
+                    help="spaCy pipeline for redactor instead of the default policy's")
     args = ap.parse_args(argv)
+    global REDACTOR_MODEL
+    REDACTOR_MODEL = args.redactor_model
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     corpora_names = [c.strip() for c in args.corpora.split(",") if c.strip()]
@@ -362,7 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "limit": args.limit, "spacy_model": SPACY_MODEL}
+            "cpus": os.cpu_count(), "limit": args.limit, "spacy_model": SPACY_MODEL,
+            "redactor_model": args.redactor_model or "policy default"}
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", "utf-8")
     print(f"\nwrote {args.out}", file=sys.stderr)
     return 0

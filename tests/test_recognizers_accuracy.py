@@ -125,6 +125,10 @@ NAMES = [
     ("Customer SSN 219-09-9999 on file", []),
     ("Thanks, that fixed it", []),
     ("Mrs. Jennifer Alcaraz Suite 541", ["Jennifer Alcaraz"]),
+    ("big thanks to Rudy for the fix", ["Rudy"]),
+    ("Given Eric's notes we agreed", ["Eric"]),
+    ("Will you call me? May I ask why", []),         # common words at the start of a sentence
+    ("Please pay the Bill today", []),              # too common a word (Zipf >= 5)
 ]
 
 
@@ -140,6 +144,9 @@ PHONES = [
     ("mobile +447700677662", ["+447700677662"]),
     ("phone:\n0393 1144137", ["0393 1144137"]),
     ("call 212-555-0143 today", ["212-555-0143"]),
+    ("call me on 01.84.17.61.18?", ["01.84.17.61.18"]),
+    ("not answering at 71-33-52-22", ["71-33-52-22"]),
+    ("born 1992-02-08", []),
     ("Date: 1992-02-08 20:15:24", []),
     ("at 2024-01-05 10:30 the job ran", []),
     ("event_ts=1748501234507 batch=7 status=ok", []),

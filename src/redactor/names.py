@@ -13,6 +13,9 @@ Declared in packs as ``kind: names``. Two rules, both case-aware:
   (``my name is``, ``Name:``, ``Hi``, ``Dear``, ``called``; the ``cues`` list), e.g.
   ``Hi Alice,`` or ``my name is vitoria``. The first word must be a known first name or
   surname, or rare in English, so ``Hi Team`` and ``I'm Sorry`` stay;
+* **single-name rule** (when ``single_score`` > 0): one known first name on its own in Title
+  Case (``thanks to Rudy``). At the start of a sentence it must be rare in English (Zipf
+  below ``single_start_zipf``: ``Will you...`` stays), elsewhere below ``single_zipf``;
 * **email rule**: capitalised name words right before an address in angle brackets
   (``Rachel <rachel@example.com>``), the first of them a known name.
 
@@ -52,6 +55,9 @@ class NameRecognizerSpec(BaseModel):
     stop_words: list[str] = []
     cues: list[str] = []
     cue_score: float = Field(0.75, ge=0.0, le=1.0)
+    single_score: float = Field(0.0, ge=0.0, le=1.0, description="0 turns the single-name rule off")
+    single_zipf: float = 5.0
+    single_start_zipf: float = 4.0
     title_score: float = Field(0.85, ge=0.0, le=1.0)
     name_score: float = Field(0.7, ge=0.0, le=1.0)
     rare_zipf: float = Field(3.0, description="Zipf frequency below which a word counts as rare")
@@ -119,6 +125,8 @@ class NameRecognizer:
         tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
         found: list[Finding] = self._cue_rule(text, tokens)
         found += [f for f in self._email_rule(text, tokens) if not any(f.overlaps(g) for g in found)]
+        if self._spec.single_score > 0:
+            found += self._single_rule(text, tokens)
         i = 0
         while i < len(tokens):
             span = self._title_rule(text, tokens, i) or self._gazetteer_rule(text, tokens, i)
@@ -160,6 +168,21 @@ class NameRecognizer:
                 j += 1
             found.append(Finding(self.entity_type, tokens[i][0], tokens[j][1], self._spec.cue_score,
                                  self.name, False, "cue"))
+        return found
+
+    def _single_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:
+        found = []
+        for i, (start, end, word) in enumerate(tokens):
+            lowered = word.lower()
+            if len(word) < 3 or _case(word) != "title" or lowered not in self._first or lowered in self._stop:
+                continue
+            before = text[max(0, start - 3):start].rstrip(" \t\"'(“‘*-")
+            sentence_start = not before or before[-1] in ".!?:\n"
+            limit = self._spec.single_start_zipf if sentence_start else self._spec.single_zipf
+            if _zipf(lowered) >= limit:
+                continue
+            found.append(Finding(self.entity_type, start, end, self._spec.single_score, self.name,
+                                 False, "first name"))
         return found
 
     def _email_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:

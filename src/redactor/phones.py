@@ -52,6 +52,12 @@ _DATE_LIKE = regex.compile(
 _TIME_AFTER = regex.compile(r"[T ]?\d{1,2}:\d{2}")
 
 
+def _is_date(candidate: str) -> bool:
+    """A date, or a date and the hour of a time (``1992-02-08 20`` of ``... 20:15:24``)."""
+    m = _DATE_LIKE.match(candidate)
+    return m is not None and (m.end() == len(candidate) or candidate[m.end()] in " T")
+
+
 class PhoneRecognizerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
@@ -94,7 +100,7 @@ class PhoneRecognizer:
         for m in matches:
             start, end = m.span()
             candidate = m.group()
-            if _DATE_LIKE.match(candidate) or _TIME_AFTER.match(text, end) or text.startswith(":", end):
+            if _is_date(candidate) or _TIME_AFTER.match(text, end) or text.startswith(":", end):
                 continue  # dates and times ("1992-02-08 20:15") are never phone numbers
             plain = candidate.isdigit()
             if plain and (self._strong is None or not self._strong.seen(text, start, end)):

@@ -14,7 +14,7 @@ Two sources, both openly licensed, neither derived from presidio-evaluator:
 Case augmentation: a share of all sentences is added again in lower case and in upper case,
 since ticket text often loses its capitals.
 
-Output: ``train.jsonl`` and ``dev.jsonl`` in ``--out`` (one ``{"text", "spans"}`` per line,
+Output: ``train.jsonl``, ``dev_synth.jsonl`` and ``dev_wnut.jsonl`` in ``--out`` (one ``{"text", "spans"}`` per line,
 spans as ``[start, end, label]`` with ``label`` ``"-"`` for a missing span). Deterministic for
 a given ``--seed``.
 """
@@ -318,6 +318,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--synthetic", type=int, default=6000)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--wnut-copies", type=int, default=2, help="times WNUT-17 train is repeated")
+    ap.add_argument("--lower", type=float, default=0.25, help="share added again in lower case")
+    ap.add_argument("--upper", type=float, default=0.08, help="share added again in upper case")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     filler = Filler(rng)
@@ -330,16 +333,16 @@ def main() -> None:
         synth.append(with_titles(text, spans, rng))
     wnut = read_wnut(WNUT_TRAIN)
     rng.shuffle(wnut)
-    dev = synth[:400] + wnut[:300]
-    train = synth[400:] + wnut[300:] + wnut[300:]  # WNUT twice: real text weighs more
-    train += augment_case(train, rng, lower=0.25, upper=0.08)
+    dev_synth, dev_wnut = synth[:400], wnut[:300]
+    train = synth[400:] + wnut[300:] * args.wnut_copies  # real text weighs more
+    train += augment_case(train, rng, lower=args.lower, upper=args.upper)
     rng.shuffle(train)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, docs in (("train", train), ("dev", dev)):
+    for name, docs in (("train", train), ("dev_synth", dev_synth), ("dev_wnut", dev_wnut)):
         with (args.out / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
             for text, spans in docs:
                 fh.write(json.dumps({"text": text, "spans": spans}, ensure_ascii=False) + "\n")
-    print(f"train {len(train)} dev {len(dev)}")
+    print(f"train {len(train)} dev {len(dev_synth)} + {len(dev_wnut)}")
 
 
 if __name__ == "__main__":
