@@ -39,6 +39,8 @@ from .recognizer import KINDS, ScanText
 __all__ = ["NameRecognizer", "NameRecognizerSpec"]
 
 _TOKEN = regex.compile(r"\p{L}+(?:-\p{L}+)*(?:['’](?![sS]\b)\p{L}+)?")
+# Characters that glue a word into an email address, handle, path or file name.
+_JOINERS = frozenset("@._/\\:#")
 # Between two words of one name: spaces, or an initial's period and spaces.
 _GAP = regex.compile(r"\.?[ \t]{1,3}")
 
@@ -58,6 +60,8 @@ class NameRecognizerSpec(BaseModel):
     single_score: float = Field(0.0, ge=0.0, le=1.0, description="0 turns the single-name rule off")
     single_zipf: float = 5.0
     single_start_zipf: float = 4.0
+    single_lower_zipf: float = Field(0.0, description="lower-case first names below this Zipf count; 0: off")
+    single_surname_zipf: float = Field(0.0, description="Title Case surnames mid-sentence below this Zipf; 0: off")
     title_score: float = Field(0.85, ge=0.0, le=1.0)
     name_score: float = Field(0.7, ge=0.0, le=1.0)
     rare_zipf: float = Field(3.0, description="Zipf frequency below which a word counts as rare")
@@ -171,18 +175,25 @@ class NameRecognizer:
         return found
 
     def _single_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:
-        found = []
-        for i, (start, end, word) in enumerate(tokens):
-            lowered = word.lower()
-            if len(word) < 3 or _case(word) != "title" or lowered not in self._first or lowered in self._stop:
+        spec, found = self._spec, []
+        for start, end, word in tokens:
+            lowered, case = word.lower(), _case(word)
+            if len(word) < 3 or lowered in self._stop or case not in ("title", "lower"):
                 continue
-            before = text[max(0, start - 3):start].rstrip(" \t\"'(“‘*-")
-            sentence_start = not before or before[-1] in ".!?:\n"
-            limit = self._spec.single_start_zipf if sentence_start else self._spec.single_zipf
-            if _zipf(lowered) >= limit:
-                continue
-            found.append(Finding(self.entity_type, start, end, self._spec.single_score, self.name,
-                                 False, "first name"))
+            zipf = _zipf(lowered)
+            if case == "lower":
+                if text[end:end + 1] in _JOINERS or text[start - 1:start] in _JOINERS:
+                    continue  # part of an address, handle or path: "emma@", "jeremy.doe"
+                ok = lowered in self._first and zipf < spec.single_lower_zipf
+            else:
+                before = text[max(0, start - 3):start].rstrip(" \t\"'(“‘*-")
+                sentence_start = not before or before[-1] in ".!?:\n"
+                ok = lowered in self._first and zipf < (spec.single_start_zipf if sentence_start
+                                                        else spec.single_zipf)
+                ok = ok or (not sentence_start and lowered in self._last and zipf < spec.single_surname_zipf)
+            if ok:
+                found.append(Finding(self.entity_type, start, end, spec.single_score, self.name,
+                                     False, "single name"))
         return found
 
     def _email_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:

