@@ -176,9 +176,13 @@ class NameRecognizer:
 
     def _single_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:
         spec, found = self._spec, []
+        first, last = self._first, self._last
         for start, end, word in tokens:
-            lowered, case = word.lower(), _case(word)
-            if len(word) < 3 or lowered in self._stop or case not in ("title", "lower"):
+            lowered = word.lower()
+            if len(word) < 3 or (lowered not in first and lowered not in last) or lowered in self._stop:
+                continue
+            case = _case(word)
+            if case not in ("title", "lower"):
                 continue
             zipf = _zipf(lowered)
             if case == "lower":

@@ -232,11 +232,14 @@ class NerRecognizer:
         found = []
         for tok in doc:
             word = tok.text
-            if (tok.ent_type_ in self._veto or len(word) < 2 or not word[0].isupper() or word.isupper()
-                    or not word.isalpha()):
+            if len(word) < 2 or not word[0].isupper() or word.isupper() or not word.isalpha():
                 continue
-            before = text[:tok.idx].rstrip(" \t")
-            if not before or before[-1] in _SENTENCE_END:
+            if tok.ent_type_ in self._veto:
+                continue
+            i = tok.idx - 1
+            while i >= 0 and text[i] in " \t":
+                i -= 1
+            if i < 0 or text[i] in _SENTENCE_END:
                 continue
             if _zipf(word.lower()) >= self._proper_zipf:
                 continue
