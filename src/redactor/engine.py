@@ -90,8 +90,10 @@ class Redactor:
             available |= set(LABELS.values())
         unknown = sorted(enabled - available)
         if unknown:
+            ner_note = "" if self.model is not None else "; NER is off (model is None)"
             raise PolicyError(f"no recognizer produces {', '.join(unknown)} (packs: "
-                              f"{', '.join(self.policy.packs)}); known: {', '.join(sorted(available))}",
+                              f"{', '.join(self.policy.packs)}{ner_note}); "
+                              f"known: {', '.join(sorted(available))}",
                               source=self.policy.name, key=f"entities.{unknown[0]}")
         self._recognizers = tuple(r for r in recognizers if r.entity_types & enabled)
         # Container types (URL) may enclose other findings instead of competing with them.
