@@ -14,6 +14,10 @@ A candidate is 7-15 digits with the usual separators, an optional ``+``/``00`` c
 prefix, parentheses and an extension. It is parsed with the ``phonenumbers`` package
 (Google's libphonenumber metadata): valid for a region gives ``valid_score``, merely
 possible gives ``score`` (which usually needs context to pass a threshold).
+
+A bare run of digits (no ``+``, separator or parenthesis) is much more often an id or a
+timestamp than a phone number, so it counts as valid only for ``home_regions``; for the
+other regions it is at most *possible*.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ _CANDIDATE = regex.compile(
     (?<![\d+/])                              # not inside a longer number
     (?:(?:\+|00)\d{1,3}[\s.\-]?)?            # country code
     (?:\(\s?\d{1,5}\s?\)[\s.\-]?|\(0\)[\s.\-]?)?   # (area) or the (0) trunk hint
-    \d{1,5}(?:[\s.\-]{1,2}\d{1,6}){0,5}      # digit groups
+    \d{1,15}(?:[\s.\-]{1,2}\d{1,10}){0,5}    # digit groups
     (?:\s?(?:x|ext\.?|extension)\s?\d{1,6})? # extension
     (?![\d])
     """,
@@ -56,6 +60,7 @@ class PhoneRecognizerSpec(BaseModel):
     kind: Literal["phone"]
     entity_type: str = "PHONE_NUMBER"
     regions: list[str] = Field(min_length=1)
+    home_regions: list[str] = ["US"]
     score: float = Field(0.4, ge=0.0, le=1.0)
     valid_score: float = Field(0.75, ge=0.0, le=1.0)
     context: list[str] = []
@@ -72,6 +77,7 @@ class PhoneRecognizer:
         self.entity_type = spec.entity_type
         self.entity_types = frozenset([spec.entity_type])
         self._regions = tuple(r.upper() for r in spec.regions)
+        self._home = tuple(r.upper() for r in spec.home_regions)
         self._score = spec.score
         self._valid_score = spec.valid_score
         self._context = Context.build(spec.context)
@@ -106,7 +112,12 @@ class PhoneRecognizer:
 
     def _check(self, candidate: str) -> bool | None:
         """True: valid for some region; False: only possible; None: not a phone number."""
-        regions: tuple[str | None, ...] = (None,) if candidate.startswith(("+", "00")) else self._regions
+        if candidate.startswith(("+", "00")):
+            regions: tuple[str | None, ...] = (None,)
+        elif candidate.isdigit():
+            regions = self._home
+        else:
+            regions = self._regions
         possible = False
         for region in regions:
             raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
@@ -117,7 +128,16 @@ class PhoneRecognizer:
             if phonenumbers.is_valid_number(number):
                 return True
             possible = possible or phonenumbers.is_possible_number(number)
+        if not possible and candidate.isdigit():
+            possible = any(_possible(candidate, r) for r in self._regions)
         return False if possible else None
+
+
+def _possible(candidate: str, region: str) -> bool:
+    try:
+        return bool(phonenumbers.is_possible_number(phonenumbers.parse(candidate, region)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 @KINDS.register("phone")
