@@ -51,3 +51,9 @@ def test_same_type_overlaps_merge_into_one_span() -> None:
 
 def test_contained_loser_is_dropped() -> None:
     assert spans(resolve_overlaps([f("URL", 0, 30, 0.9), f("PERSON", 10, 15, 0.5)])) == [("URL", 0, 30)]
+
+
+def test_validated_loser_crossing_a_validated_winner_is_dropped_not_trimmed() -> None:
+    iban = f("IBAN_CODE", 2, 29, 1.0, validated=True)
+    phone = f("PHONE_NUMBER", 22, 31, 0.75, validated=True)
+    assert spans(resolve_overlaps([iban, phone])) == [("IBAN_CODE", 2, 29)]
