@@ -38,7 +38,7 @@ __all__ = ["PhoneRecognizer", "PhoneRecognizerSpec"]
 # A run of phone characters; the numbers inside are found by _decompose.
 _CANDIDATE = regex.compile(
     r"""
-    (?<![\d+/])                                 # not inside a longer number
+    (?<![\d+/]|[\d:]:)                          # not inside a longer number or an IPv6 address
     (?:(?:\+|00)(?=\d))?                        # international prefix
     [\d(][\d().\- \t]*\d                         # digits, separators, (area)
     (?:[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6})?  # extension
