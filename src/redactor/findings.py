@@ -101,10 +101,9 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
         if clash.validated and f.validated:
             continue  # two validated values cannot share characters: the weaker one is wrong
         for part in _outside(f, clash):
-            if text is not None:
-                part = _strip(part, text)
-            if part is not None:
-                pending.append(part)
+            kept = part if text is None else _strip(part, text)
+            if kept is not None:
+                pending.append(kept)
         pending.sort(key=_priority, reverse=True)
     accepted.sort(key=lambda f: f.start)
     return accepted
