@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-__all__ = ["Finding", "resolve_overlaps"]
+__all__ = ["Finding", "TRIMMED", "resolve_overlaps"]
+
+# Suffix of the explanation of a finding that lost part of its span to another finding.
+TRIMMED = " (trimmed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +125,9 @@ def _strip(f: Finding, text: str) -> Finding | None:
 def _outside(f: Finding, winner: Finding) -> list[Finding]:
     """The pieces of ``f`` that lie outside ``winner`` (zero, one or two)."""
     parts: list[Finding] = []
+    why = f.explanation if (f.explanation or "").endswith(TRIMMED) else f"{f.explanation or ''}{TRIMMED}"
     if f.start < winner.start:
-        parts.append(replace(f, end=winner.start))
+        parts.append(replace(f, end=winner.start, explanation=why))
     if f.end > winner.end:
-        parts.append(replace(f, start=winner.end))
+        parts.append(replace(f, start=winner.end, explanation=why))
     return parts
