@@ -88,7 +88,7 @@ class Writer(threading.Thread):
                 except queue.Empty:
                     break
             records = [i for i in items if isinstance(i, tuple)]
-            if records:
+            if records or (self._spool is not None and self._spool.pending):
                 try:
                     self._write(records)
                 except Exception as exc:  # a bug must not leave callers waiting forever
