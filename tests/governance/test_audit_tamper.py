@@ -235,3 +235,17 @@ def test_sqlite_flipped_header_byte(tmp_path: Path, hmac_key: bytes,
     db.write_bytes(bytes(data))
     err = failure(url, key=hmac_key)
     assert err.reason is Reason.CORRUPT
+
+
+def test_sqlite_retyped_columns(tmp_path: Path, hmac_key: bytes, signing_key: Ed25519PrivateKey,
+                                clock: Clock) -> None:
+    """SQLite columns are loosely typed: an edit may store TEXT where BLOB was."""
+    url = f"sqlite://{tmp_path}/audit.db"
+    fill(url, hmac_key, signing_key, clock)
+    raw = Raw(url)
+    raw.sql("UPDATE {records} SET body = replace(body, 'agent-3', 'agent-X') WHERE seq = 3")
+    assert failure(url).sequence == 3
+    raw.sql("UPDATE {records} SET body = 42 WHERE seq = 3")
+    err = failure(url)
+    assert (err.sequence, err.reason) == (3, Reason.CORRUPT)
+    raw.close()

@@ -17,8 +17,10 @@ not make Monday morning look like a spike), updated incrementally as in T. Finch
 
     diff = x - mean;  incr = alpha * diff;  mean += incr;  var = (1 - alpha) * (var + diff * incr)
 
-A bucket is flagged once, when its count passes ``mean + threshold_sd * max(sd, min_sd)``
-and ``min_count``, after ``warmup_buckets`` active buckets. State is per process.
+A bucket is flagged once, when its count passes ``mean + threshold_sd * max(sd, min_sd)``,
+``min_ratio * mean`` and ``min_count``, after ``warmup_buckets`` active buckets. State is
+per process: with several replicas, route an agent to one replica (sticky sessions) or
+expect each replica to see a share of that agent's traffic.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class AnomalyDetector:
             return None
         sd = math.sqrt(max(st.var, 0.0))
         limit = st.mean + v.threshold_sd * max(sd, v.min_sd)
-        if st.count > limit and st.count >= v.min_count:
+        if st.count > limit and st.count >= max(v.min_count, v.min_ratio * st.mean):
             st.flagged = True
             return {"count": st.count, "mean": round(st.mean, 2), "sd": round(sd, 2),
                     "limit": round(limit, 2), "bucket_s": v.bucket_s}

@@ -13,7 +13,7 @@
         view_window_s: 900            # the agent viewed the ticket within 15 minutes
       anomaly:
         shift: {start: '07:00', end: '19:00', timezone: Europe/Berlin, weekdays: [1, 2, 3, 4, 5]}
-        volume: {bucket_s: 300, threshold_sd: 4.0, min_count: 60}
+        volume: {bucket_s: 300, threshold_sd: 5.0, min_count: 100}
         reveal_burst: {max_reveals: 10, window_s: 600}
         block: [closed_ticket]        # flags that also refuse the request (403)
       rehydrate:
@@ -117,15 +117,18 @@ class ShiftHours(_Model):
 class VolumeSettings(_Model):
     """Per-agent requests per ``bucket_s`` seconds against an exponentially weighted mean
     and variance of that agent's active buckets (smoothing ``alpha``). A bucket is flagged
-    when its count exceeds ``mean + threshold_sd * max(sd, min_sd)`` and ``min_count``,
-    after ``warmup_buckets`` active buckets of history."""
+    when its count exceeds ``mean + threshold_sd * max(sd, min_sd)``, is at least
+    ``min_ratio`` times the mean and at least ``min_count``, after ``warmup_buckets``
+    active buckets of history. (Request counts are bursty: one ticket view fans out into
+    several API calls, so a plain 3-4 sd rule flags ordinary busy hours.)"""
 
     enabled: bool = True
     bucket_s: float = Field(300.0, gt=0)
     alpha: float = Field(0.1, gt=0, le=1)
-    threshold_sd: float = Field(4.0, gt=0)
+    threshold_sd: float = Field(5.0, gt=0)
     min_sd: float = Field(5.0, ge=0)
-    min_count: int = Field(60, ge=1)
+    min_ratio: float = Field(3.0, ge=1)
+    min_count: int = Field(100, ge=1)
     warmup_buckets: int = Field(12, ge=1)
 
 

@@ -37,14 +37,26 @@ _ROW_COLS = "seq, id, ts_us, actor, action, ticket_id, body, hash, mac"
 _SYNC = {"off", "normal", "full", "extra"}
 
 
+def _blob(v: Any) -> bytes:
+    """A BLOB column's bytes; SQLite columns are loosely typed, so an edited row may hold
+    TEXT (its UTF-8 bytes are what was written) or something else (corrupt)."""
+    if isinstance(v, (bytes, memoryview)):
+        return bytes(v)
+    if isinstance(v, str):
+        return v.encode("utf-8", "surrogatepass")
+    raise AuditStoreError(f"a BLOB column holds {type(v).__name__}")
+
+
 def _row(r: tuple[Any, ...]) -> StoredRow:
-    return StoredRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), bytes(r[7]),
-                     None if r[8] is None else bytes(r[8]))
+    if not isinstance(r[0], int) or not isinstance(r[2], int):
+        raise AuditStoreError("a record row has a non-integer seq or ts_us")
+    return StoredRow(r[0], r[1], r[2], r[3], r[4], r[5], _blob(r[6]), _blob(r[7]),
+                     None if r[8] is None else _blob(r[8]))
 
 
 def _cp(r: tuple[Any, ...]) -> Checkpoint:
-    return Checkpoint(sequence=r[0], head=bytes(r[1]), ts=r[2], origin=r[3], key_id=r[4],
-                      signature=bytes(r[5]))
+    return Checkpoint(sequence=int(r[0]), head=_blob(r[1]), ts=str(r[2]), origin=str(r[3]),
+                      key_id=str(r[4]), signature=_blob(r[5]))
 
 
 class _Txn(Transaction):
@@ -113,7 +125,7 @@ class _Snap(Snapshot):
         r = self._c.execute("SELECT body FROM audit_records WHERE actor = ? AND ticket_id = ? "
                             "AND action = ? ORDER BY seq DESC LIMIT 1",
                             (actor, ticket_id, action)).fetchone()
-        return None if r is None else bytes(r[0])
+        return None if r is None else _blob(r[0])
 
 
 class SqliteStore(AuditStore):
