@@ -42,10 +42,10 @@ class FlakyStore(AuditStore):
         return self._inner.create()
 
     @contextmanager
-    def locked(self) -> Iterator[Transaction]:
+    def locked(self, *, durable: bool = True) -> Iterator[Transaction]:
         if self._switch.down:
             raise AuditStoreError("store down (test)")
-        with self._inner.locked() as txn:
+        with self._inner.locked(durable=durable) as txn:
             yield txn
 
     def snapshot(self):  # type: ignore[no-untyped-def]

@@ -8,18 +8,16 @@ and signs a checkpoint when one is due, all in one transaction of
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .chain import GENESIS, Checkpoint, leaf_hash, record_mac, sign_checkpoint
-from .record import canonical, format_ts
+from .record import canonical, format_ts, ts_to_us
 from .store.base import AuditStore, StoredRow
 
-__all__ = ["CheckpointPolicy", "Pending", "Receipt", "append_batch", "ts_us_of"]
+__all__ = ["CheckpointPolicy", "Pending", "Receipt", "append_batch", "seal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +27,7 @@ class Pending:
     partial: dict[str, Any]
     fail_closed: bool = False
     from_spool: bool = False
+    ts_us: int | None = None  # the partial's ``ts`` in microseconds, when known
 
     @property
     def id(self) -> str:
@@ -59,18 +58,14 @@ class CheckpointPolicy:
                 or now_us - last[1] >= self.interval_s * 1_000_000)
 
 
-def ts_us_of(ts: str) -> int:
-    """``2026-05-09T07:35:25.123456Z`` to microseconds since the epoch."""
-    dt = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
-    return calendar.timegm(dt.timetuple()) * 1_000_000 + dt.microsecond
-
-
-def seal(partial: dict[str, Any], seq: int, prev: bytes, hmac_key: bytes | None) -> StoredRow:
+def seal(partial: dict[str, Any], seq: int, prev: bytes, hmac_key: bytes | None,
+         ts_us: int | None = None) -> StoredRow:
     """The stored row of ``partial`` at position ``seq`` after a record hashing to ``prev``."""
     body = canonical({**partial, "seq": seq, "prev": prev.hex()})
     digest = leaf_hash(body)
     resource = partial.get("resource") or {}
-    return StoredRow(seq=seq, id=str(partial["id"]), ts_us=ts_us_of(partial["ts"]),
+    return StoredRow(seq=seq, id=str(partial["id"]),
+                     ts_us=ts_to_us(partial["ts"]) if ts_us is None else ts_us,
                      actor=partial.get("actor"), action=str(partial["action"]),
                      ticket_id=resource.get("ticket_id"), body=body, hash=digest,
                      mac=None if hmac_key is None else record_mac(hmac_key, digest))
@@ -78,15 +73,17 @@ def seal(partial: dict[str, Any], seq: int, prev: bytes, hmac_key: bytes | None)
 
 def append_batch(store: AuditStore, batch: list[Pending], *, origin: str,
                  hmac_key: bytes | None, checkpoints: CheckpointPolicy | None, now_us: int,
-                 force_checkpoint: bool = False) -> tuple[list[Receipt], Checkpoint | None]:
+                 force_checkpoint: bool = False,
+                 durable: bool = True) -> tuple[list[Receipt], Checkpoint | None]:
     """Append ``batch`` in order; return one receipt per item and the checkpoint signed, if any.
 
     Records replayed from the spool whose id is already stored are skipped (their receipt
-    has ``sequence=None``). Raises :class:`AuditStoreError` and writes nothing on failure.
+    has ``sequence=None``). ``durable``: see :meth:`AuditStore.locked`. Raises
+    :class:`AuditStoreError` and writes nothing on failure.
     """
     receipts: list[Receipt] = []
     signed: Checkpoint | None = None
-    with store.locked() as txn:
+    with store.locked(durable=durable) as txn:
         head = txn.head()
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         replayed = [p.id for p in batch if p.from_spool]
@@ -97,7 +94,7 @@ def append_batch(store: AuditStore, batch: list[Pending], *, origin: str,
                 receipts.append(Receipt(None, None))
                 continue
             seq += 1
-            row = seal(p.partial, seq, prev, hmac_key)
+            row = seal(p.partial, seq, prev, hmac_key, p.ts_us)
             rows.append(row)
             prev = row.hash
             receipts.append(Receipt(seq, row.hash.hex()))

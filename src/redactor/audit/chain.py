@@ -46,7 +46,7 @@ def leaf_hash(canonical: bytes) -> bytes:
 
 def record_mac(key: bytes, leaf: bytes) -> bytes:
     """HMAC-SHA256 of a record's leaf hash under ``key`` (32 bytes)."""
-    return hmac.new(key, leaf, hashlib.sha256).digest()
+    return hmac.digest(key, leaf, "sha256")
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -17,18 +17,20 @@ where correlation is needed, keyed hashes (:meth:`AuditTrail.correlation_id`).
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Mapping
 
 import orjson
 
 __all__ = ["Action", "AuditEvent", "Outcome", "Resource", "canonical", "format_ts",
-           "parse_ts", "to_us"]
+           "parse_ts", "to_us", "ts_to_us"]
 
 RECORD_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DetailValue = str | int | float | bool | None
 _ENTITY = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -116,12 +118,12 @@ class AuditEvent:
             if not _ENTITY.match(etype) or not isinstance(count, int) or count < 0:
                 raise ValueError(f"bad entity count entry for type {etype[:64]!r}")
         for key, value in self.detail.items():
-            if not _DETAIL_KEY.match(key) or not isinstance(value, DetailValue):  # type: ignore[arg-type]
+            if not _DETAIL_KEY.match(key) or not isinstance(value, DetailValue):
                 raise ValueError(f"bad detail key or value type for key {key[:64]!r}")
 
     def partial(self, ts_us: int) -> dict[str, Any]:
         """The record fields that do not depend on the chain (no ``seq``, ``prev``)."""
-        return {"v": RECORD_VERSION, "id": uuid.uuid4().hex, "ts": format_ts(ts_us),
+        return {"v": RECORD_VERSION, "id": secrets.token_hex(16), "ts": format_ts(ts_us),
                 "actor": self.actor, "role": self.role, "action": self.action.value,
                 "resource": self.resource.as_dict(), "entities": dict(sorted(self.entities.items())),
                 "policy": self.policy_hash, "request_id": self.request_id,
@@ -140,8 +142,17 @@ def to_us(seconds: float) -> int:
 
 def format_ts(us: int) -> str:
     """Microseconds since the epoch to RFC 3339 UTC: ``2026-05-09T07:35:25.123456Z``."""
-    dt = datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc).replace(microsecond=us % 1_000_000)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seconds, micro = divmod(us, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micro:06d}Z"
+
+
+def ts_to_us(ts: str) -> int:
+    """Inverse of :func:`format_ts` (exactly that form; ``ValueError`` otherwise)."""
+    if len(ts) != 27 or ts[4] != "-" or ts[10] != "T" or ts[19] != "." or ts[26] != "Z":
+        raise ValueError(f"not a canonical audit timestamp: {ts[:40]!r}")
+    dt = datetime(int(ts[0:4]), int(ts[5:7]), int(ts[8:10]), int(ts[11:13]), int(ts[14:16]),
+                  int(ts[17:19]), tzinfo=timezone.utc)
+    return (dt - _EPOCH) // timedelta(microseconds=1) + int(ts[20:26])
 
 
 def parse_ts(text: str) -> datetime:

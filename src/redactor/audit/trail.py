@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .append import CheckpointPolicy, Pending, Receipt
 from .errors import AuditError, AuditWriteError
 from .keys import load_hmac_key, load_private_key
-from .record import Action, AuditEvent, DetailValue, Outcome, Resource, to_us
+from .record import Action, AuditEvent, DetailValue, Outcome, Resource, to_us, ts_to_us
 from .spool import Spool
 from .store import AuditStore, open_store
 from .writer import Writer
@@ -77,6 +77,8 @@ class AuditTrail:
         clock: seconds since the epoch; injectable for tests.
         batch_max: most records per transaction.
         retry_s: seconds between attempts while the store is down.
+        durable_views: commit every batch durably (fsync), not only those with a reveal
+            or re-hydration; slower, and safe against a power cut as well.
 
     Raises:
         AuditStoreError: the store cannot be opened or created, or the spool is taken.
@@ -88,7 +90,7 @@ class AuditTrail:
                  witness_path: str | os.PathLike[str] | None = None,
                  correlation_key: bytes | None = None, scrub: Callable[[str], str] | None = None,
                  clock: Callable[[], float] = time.time, batch_max: int = 512,
-                 retry_s: float = 1.0) -> None:
+                 retry_s: float = 1.0, durable_views: bool = False) -> None:
         factory: Callable[[], AuditStore] = (lambda: open_store(store)) if isinstance(store, str) \
             else store
         writer_store = factory()
@@ -102,7 +104,8 @@ class AuditTrail:
         self._writer = Writer(writer_store, origin=origin, hmac_key=hmac_key,
                               checkpoints=checkpoints, spool=self._spool,
                               witness_path=None if witness_path is None else Path(witness_path),
-                              clock=clock, batch_max=batch_max, retry_s=retry_s)
+                              clock=clock, batch_max=batch_max, retry_s=retry_s,
+                              durable_all=durable_views)
         self._clock, self._scrub, self._corr = clock, scrub, correlation_key
         self._views: OrderedDict[tuple[str, str], ViewFact] = OrderedDict()
         self._views_lock = threading.Lock()
@@ -130,7 +133,8 @@ class AuditTrail:
         if self._closed:
             raise AuditWriteError("the audit trail is closed")
         at = self._clock() if event.at is None else event.at
-        pending = Pending(event.partial(to_us(at)), fail_closed=event.action.fail_closed)
+        ts_us = to_us(at)
+        pending = Pending(event.partial(ts_us), fail_closed=event.action.fail_closed, ts_us=ts_us)
         if event.action is Action.VIEW and event.actor and event.resource.ticket_id:
             self._remember_view(event, at)
         return self._writer.submit(pending)
@@ -287,12 +291,10 @@ def _opt_bool(value: object) -> bool | None:
 
 
 def _view_fact(body: bytes) -> ViewFact | None:
-    from .append import ts_us_of
-
     try:
         record = orjson.loads(body)
         detail = record.get("detail") or {}
-        return ViewFact(ts_us_of(record["ts"]) / 1_000_000, _opt_bool(detail.get("assigned")),
+        return ViewFact(ts_to_us(record["ts"]) / 1_000_000, _opt_bool(detail.get("assigned")),
                         _opt_bool(detail.get("closed")))
     except (orjson.JSONDecodeError, KeyError, ValueError, AttributeError):
         log.warning("unreadable view record in the audit store")

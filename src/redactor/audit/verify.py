@@ -29,7 +29,7 @@ from typing import Iterator
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .append import ts_us_of
+from .record import ts_to_us
 from .chain import GENESIS, Checkpoint, leaf_hash, record_mac, verify_checkpoint
 from .errors import AuditStoreError, Reason, VerificationError
 from .store import AuditStore, StoredRow, StoreMissing, open_store
@@ -88,7 +88,7 @@ def _check_row(row: StoredRow, expected: int, prev: bytes, key: bytes | None) ->
         body = orjson.loads(row.body)
         claimed, link = body["seq"], body["prev"]
         indexed = (body["id"], body["action"], body["actor"], (body["resource"] or {}).get("ticket_id"),
-                   ts_us_of(body["ts"]))
+                   ts_to_us(body["ts"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         raise _fail(row.seq, Reason.CORRUPT, "the record is not a readable audit record") from None
     if claimed != row.seq:

@@ -7,6 +7,10 @@ concurrent requests share one commit. When the store fails:
 * fail-closed records (reveals, re-hydrations) get :class:`AuditWriteError`;
 * the others are appended to the spool (fsynced) and their futures resolve as spooled.
 
+Durability: a batch holding a fail-closed record, a spool replay and the final checkpoint
+commit durably (fsync); batches of views only commit without waiting for the disk unless
+``durable_all`` (see :meth:`AuditStore.locked`).
+
 While the spool holds records nothing else is written to the store: the next write first
 replays the spool (oldest first), so order is kept. After a failure the store is retried
 every ``retry_s`` seconds; meanwhile records go straight to the spool (or fail closed).
@@ -49,13 +53,14 @@ class Writer(threading.Thread):
     def __init__(self, store: AuditStore, *, origin: str, hmac_key: bytes | None,
                  checkpoints: CheckpointPolicy | None, spool: Spool | None,
                  witness_path: Path | None, clock: Callable[[], float],
-                 batch_max: int = 512, retry_s: float = 1.0) -> None:
+                 batch_max: int = 512, retry_s: float = 1.0, durable_all: bool = False) -> None:
         super().__init__(name="redactor-audit-writer", daemon=True)
         self._store, self._origin, self._key = store, origin, hmac_key
         self._checkpoints, self._spool, self._witness = checkpoints, spool, witness_path
         self._clock, self._batch_max, self._retry_s = clock, batch_max, retry_s
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._down_until = 0.0
+        self._durable_all = durable_all
         self._unsigned = False  # records written since our last checkpoint attempt
 
     # -- caller side ----------------------------------------------------------------------
@@ -139,11 +144,13 @@ class Writer(threading.Thread):
         for (_, future), receipt in zip(records, receipts):
             future.set_result(receipt)
 
-    def _append(self, batch: list[Pending], *, force_checkpoint: bool = False) -> list[Receipt]:
+    def _append(self, batch: list[Pending], *, force_checkpoint: bool = False,
+                durable: bool = False) -> list[Receipt]:
+        durable = durable or self._durable_all or any(p.fail_closed for p in batch)
         receipts, checkpoint = append_batch(
             self._store, batch, origin=self._origin, hmac_key=self._key,
             checkpoints=self._checkpoints, now_us=to_us(self._clock()),
-            force_checkpoint=force_checkpoint)
+            force_checkpoint=force_checkpoint, durable=durable)
         if checkpoint is not None:
             self._unsigned = False
             self._witness_append(checkpoint)
@@ -156,7 +163,7 @@ class Writer(threading.Thread):
             return
         pending = [Pending(p, from_spool=True) for p in self._spool.read()]
         for start in range(0, len(pending), REPLAY_CHUNK):
-            self._append(pending[start:start + REPLAY_CHUNK])
+            self._append(pending[start:start + REPLAY_CHUNK], durable=True)  # before clearing
         self._spool.clear()
         log.info("audit spool replayed: %d record(s)", len(pending))
 
@@ -199,7 +206,7 @@ class Writer(threading.Thread):
             if self._spool is not None and self._spool.pending:
                 self._replay()
             if self._checkpoints is not None:
-                self._append([], force_checkpoint=True)
+                self._append([], force_checkpoint=True, durable=True)
         except AuditStoreError as exc:
             log.warning("audit store unavailable at shutdown: %s", exc)
         finally:

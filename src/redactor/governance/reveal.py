@@ -37,9 +37,14 @@ __all__ = ["RevealDecision", "RevealOutcome", "RevealPolicy", "RevealRequest", "
 
 
 class ViewLike(Protocol):
-    at: float
-    assigned: bool | None
-    closed: bool | None
+    """An agent's latest view of a ticket (:class:`redactor.audit.ViewFact` is one)."""
+
+    @property
+    def at(self) -> float: ...
+    @property
+    def assigned(self) -> bool | None: ...
+    @property
+    def closed(self) -> bool | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,8 +64,8 @@ class TicketFields(_Model):
     """
 
     path_patterns: list[str] = []
-    assignee: str | None = Field(None, pattern=_JSON_PATH)
-    status: str | None = Field(None, pattern=_JSON_PATH)
+    assignee: str | None = Field(default=None, pattern=_JSON_PATH)
+    status: str | None = Field(default=None, pattern=_JSON_PATH)
     closed_statuses: list[str] = ["closed", "solved", "resolved"]
 
     @field_validator("path_patterns")
@@ -78,10 +78,10 @@ class RevealSettings(_Model):
     """Who may reveal what, and when (seconds)."""
 
     roles: dict[str, list[str]] = {}
-    view_window_s: float = Field(900.0, gt=0)
+    view_window_s: float = Field(default=900.0, gt=0)
     require_assigned: bool = True
     require_open: bool = True
-    min_reason_chars: int = Field(1, ge=1, le=1000)
+    min_reason_chars: int = Field(default=1, ge=1, le=1000)
 
     def may_reveal(self, role: str | None, entity_type: str) -> bool:
         allowed = self.roles.get(role or "", [])
@@ -123,21 +123,21 @@ class VolumeSettings(_Model):
     several API calls, so a plain 3-4 sd rule flags ordinary busy hours.)"""
 
     enabled: bool = True
-    bucket_s: float = Field(300.0, gt=0)
-    alpha: float = Field(0.1, gt=0, le=1)
-    threshold_sd: float = Field(5.0, gt=0)
-    min_sd: float = Field(5.0, ge=0)
-    min_ratio: float = Field(3.0, ge=1)
-    min_count: int = Field(100, ge=1)
-    warmup_buckets: int = Field(12, ge=1)
+    bucket_s: float = Field(default=300.0, gt=0)
+    alpha: float = Field(default=0.1, gt=0, le=1)
+    threshold_sd: float = Field(default=5.0, gt=0)
+    min_sd: float = Field(default=5.0, ge=0)
+    min_ratio: float = Field(default=3.0, ge=1)
+    min_count: int = Field(default=100, ge=1)
+    warmup_buckets: int = Field(default=12, ge=1)
 
 
 class RevealBurstSettings(_Model):
     """More than ``max_reveals`` reveals by one agent within ``window_s`` seconds."""
 
     enabled: bool = True
-    max_reveals: int = Field(10, ge=1)
-    window_s: float = Field(600.0, gt=0)
+    max_reveals: int = Field(default=10, ge=1)
+    window_s: float = Field(default=600.0, gt=0)
 
 
 class AnomalySettings(_Model):
@@ -172,7 +172,7 @@ class RehydrateSettings(_Model):
 
 
 class VaultSettings(_Model):
-    ttl_s: float = Field(30 * 24 * 3600.0, gt=0)
+    ttl_s: float = Field(default=30 * 24 * 3600.0, gt=0)
 
 
 class GovernancePolicy(_Model):

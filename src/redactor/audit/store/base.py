@@ -8,6 +8,9 @@ checkpoints and a small meta table (schema version, the log's ``origin`` id).
   of processes read the head and append after it, one at a time, so the chain has no gap
   and no duplicate sequence number.
 * :meth:`AuditStore.snapshot` is one consistent read (verify, export, lookups).
+* Durability is per transaction: records that gate an action (reveals, re-hydrations)
+  and spool replays are committed durably; redacted-view batches may commit without
+  waiting for the disk (see :meth:`AuditStore.locked`).
 
 Every database error comes out as :class:`~redactor.audit.errors.AuditStoreError`.
 A store object is used by one thread at a time.
@@ -104,7 +107,11 @@ class AuditStore(abc.ABC):
         """Create tables if missing (safe to race from several processes); return the origin."""
 
     @abc.abstractmethod
-    def locked(self) -> AbstractContextManager[Transaction]: ...
+    def locked(self, *, durable: bool = True) -> AbstractContextManager[Transaction]:
+        """One exclusive append transaction. ``durable=False`` may commit before the
+        database's log reaches the disk (SQLite ``synchronous=NORMAL``, PostgreSQL
+        ``synchronous_commit=off``): safe against a crash of *this* process, not of the
+        machine or the database server in the last moments."""
 
     @abc.abstractmethod
     def snapshot(self) -> AbstractContextManager[Snapshot]: ...

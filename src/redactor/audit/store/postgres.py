@@ -168,10 +168,12 @@ class PostgresStore(AuditStore):
             return str(r[0])
 
     @contextmanager
-    def locked(self) -> Iterator[Transaction]:
+    def locked(self, *, durable: bool = True) -> Iterator[Transaction]:
         with self._guard("append"):
             conn = self._connect()
             with conn.transaction():
+                if not durable:
+                    conn.execute("SET LOCAL synchronous_commit TO off")
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
                 yield _Txn(conn, self.schema)
 

@@ -1,8 +1,9 @@
 """The SQLite audit store (the default): one file, WAL mode, stdlib ``sqlite3``.
 
-``sqlite:///abs/path.db`` or ``sqlite:rel/path.db``; ``?synchronous=normal`` trades
-durability on power loss for speed (the default ``full`` fsyncs every commit; with WAL a
-commit is one sequential write). Several processes may append to one file: each append
+``sqlite:///abs/path.db`` or ``sqlite:rel/path.db``. ``?synchronous=`` sets the level of
+*durable* transactions (default ``full``: the WAL is fsynced at commit); others run at
+``normal`` (written to the OS at commit, fsynced at the next WAL checkpoint), so a view
+record survives a crash of the proxy but maybe not a power cut in the same moment. Several processes may append to one file: each append
 is a ``BEGIN IMMEDIATE`` transaction that re-reads the head under SQLite's write lock.
 """
 
@@ -140,6 +141,7 @@ class SqliteStore(AuditStore):
         self._timeout = busy_timeout_s
         self._conn: sqlite3.Connection | None = None
         self._writable = False
+        self._level = ""
 
     def _connect(self, writable: bool) -> sqlite3.Connection:
         if self._conn is not None and (self._writable or not writable):
@@ -157,6 +159,7 @@ class SqliteStore(AuditStore):
         except sqlite3.Error as exc:
             raise AuditStoreError(f"cannot open {self.url}: {exc}") from None
         self._conn, self._writable = conn, writable
+        self._level = self._sync if writable else ""
         return conn
 
     def create(self) -> str:
@@ -177,9 +180,13 @@ class SqliteStore(AuditStore):
             return str(origin)
 
     @contextmanager
-    def locked(self) -> Iterator[Transaction]:
+    def locked(self, *, durable: bool = True) -> Iterator[Transaction]:
         with self._guard("append"):
             conn = self._connect(writable=True)
+            level = self._sync if durable else "normal" if self._sync != "off" else "off"
+            if level != self._level:
+                conn.execute(f"PRAGMA synchronous={level}")
+                self._level = level
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _Txn(conn)
