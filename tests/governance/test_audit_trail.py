@@ -244,3 +244,43 @@ def _two_writers(url: str, hmac_key: bytes, signing_key: Ed25519PrivateKey, n: i
     assert report.records == 2 * n
     actors = [orjson.loads(x)["actor"] for x in export(url)]
     assert actors.count("writer-a") == actors.count("writer-b") == n
+
+
+def test_arecord_from_asyncio(tmp_path: Path) -> None:
+    import asyncio
+
+    url = f"sqlite://{tmp_path}/a.db"
+
+    async def handlers(trail: AuditTrail) -> list[int | None]:
+        receipts = await asyncio.gather(*(trail.arecord(view(i)) for i in range(20)))
+        return sorted(r.sequence for r in receipts)  # type: ignore[type-var]
+
+    with AuditTrail(url) as trail:
+        assert asyncio.run(handlers(trail)) == list(range(1, 21))
+
+
+def test_postgres_connection_loss_spools_and_recovers(pg_schema: str, tmp_path: Path,
+                                                      hmac_key: bytes) -> None:
+    """Kill the writer's PostgreSQL connection: the next view is spooled, then replayed
+    after reconnecting; a reveal in between fails closed."""
+    import time
+
+    import psycopg
+
+    from .conftest import PG_URL
+
+    app = f"audit_{pg_schema}"
+    url = f"{PG_URL}?schema={pg_schema}&application_name={app}"
+    with AuditTrail(url, hmac_key=hmac_key, spool_path=tmp_path / "spool", retry_s=0.2) as trail:
+        trail.record(view(1))
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = %s", (app,))
+        assert trail.record(view(2)).spooled
+        with pytest.raises(AuditWriteError):
+            trail.record_rehydration(actor="a", role="agent", method="POST", path="/t/1",
+                                     ticket_id="1", entities={"PERSON": 1})
+        time.sleep(0.3)
+        assert trail.record(view(3)).sequence == 3
+    assert [orjson.loads(x)["resource"]["ticket_id"] for x in export(url)] == ["1", "2", "3"]
+    assert verify(url, key=hmac_key).records == 3

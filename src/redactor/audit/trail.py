@@ -8,11 +8,19 @@
 ...                   ticket_id="42", entities={"EMAIL_ADDRESS": 2}, policy_hash=p.hash)
 ...                                                                    # doctest: +SKIP
 
-Writes go through a background thread (group commit); ``record_*`` methods for views,
-denials, anomalies and lifecycle events return a :class:`~concurrent.futures.Future` at
-once (about 5 µs) and the record is spooled if the store is down. Reveals and
-re-hydrations *block* until the record is committed and raise
-:class:`~redactor.audit.errors.AuditWriteError` otherwise: the caller must then not reveal.
+Writes go through a background thread (group commit). ``record_view``, ``record_anomaly``,
+``record_policy_load`` and ``record_lifecycle`` return a
+:class:`~concurrent.futures.Future` at once (about 20 µs): a proxy may answer without
+waiting, or ``await trail.arecord(event)`` to answer only once the record is committed
+(about 0.1-0.6 ms, see ``benchmarks/audit_append.py``). View batches commit without an
+fsync; if the store is down they go to the spool. Reveals and re-hydrations *block*
+until the record is committed durably (fsync) and raise
+:class:`~redactor.audit.errors.AuditWriteError` otherwise: the caller must then not
+reveal, or not forward. Denied reveals are recorded like views (nothing was revealed).
+
+What can still be lost: records submitted but not yet committed when the process is
+killed (not on ``close()``, which drains the queue), and on a power cut, view batches of
+the last moments (unless ``durable_views=True``).
 """
 
 from __future__ import annotations
@@ -95,10 +103,16 @@ class AuditTrail:
             else store
         writer_store = factory()
         self.url = writer_store.url
-        origin = writer_store.create()
-        self._lookup_store = factory()
+        try:
+            origin = writer_store.create()
+            self._lookup_store = factory()
+            self._spool = Spool(spool_path) if spool_path is not None else None
+        except BaseException:
+            writer_store.close()
+            if hasattr(self, "_lookup_store"):
+                self._lookup_store.close()
+            raise
         self._lookup_lock = threading.Lock()
-        self._spool = Spool(spool_path) if spool_path is not None else None
         checkpoints = None if signing_key is None else CheckpointPolicy(
             signing_key, max(1, checkpoint_every), checkpoint_interval_s)
         self._writer = Writer(writer_store, origin=origin, hmac_key=hmac_key,
@@ -275,9 +289,13 @@ class AuditTrail:
         self._closed = True
         self._writer.stop()
         self._writer.join(timeout_s)
-        if self._spool is not None:
+        if self._writer.is_alive():  # still writing: leave it the spool, say so
+            log.warning("audit writer did not finish within %g s; records may remain queued",
+                        timeout_s)
+        elif self._spool is not None:
             self._spool.close()
-        self._lookup_store.close()
+        with self._lookup_lock:
+            self._lookup_store.close()
 
     def __enter__(self) -> AuditTrail:
         return self

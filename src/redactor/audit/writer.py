@@ -19,6 +19,7 @@ every ``retry_s`` seconds; meanwhile records go straight to the spool (or fail c
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from concurrent.futures import Future
@@ -198,6 +199,8 @@ class Writer(threading.Thread):
         try:
             with open(self._witness, "ab") as fh:
                 fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
         except OSError as exc:
             log.warning("cannot append checkpoint to witness file %s: %s", self._witness, exc.strerror)
 
