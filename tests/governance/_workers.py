@@ -13,7 +13,7 @@ def append_many(url: str, actor: str, n: int, hmac_key: bytes, signing_raw: byte
 
     key = Ed25519PrivateKey.from_private_bytes(signing_raw)
     with AuditTrail(url, hmac_key=hmac_key, signing_key=key, checkpoint_every=40) as trail:
-        start.wait(30)
+        start.wait(60)  # a Barrier: both writers begin together
         futures = []
         for i in range(n):
             event = AuditEvent(action=Action.VIEW, actor=actor, role="agent",

@@ -231,12 +231,11 @@ def test_postgres_writers_in_two_processes(pg_schema: str, hmac_key: bytes,
 def _two_writers(url: str, hmac_key: bytes, signing_key: Ed25519PrivateKey, n: int = 150) -> None:
     raw = signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
+    start = ctx.Barrier(2)
     procs = [ctx.Process(target=_workers.append_many, args=(url, actor, n, hmac_key, raw, start))
              for actor in ("writer-a", "writer-b")]
     for p in procs:
         p.start()
-    start.set()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
@@ -244,6 +243,8 @@ def _two_writers(url: str, hmac_key: bytes, signing_key: Ed25519PrivateKey, n: i
     assert report.records == 2 * n
     actors = [orjson.loads(x)["actor"] for x in export(url)]
     assert actors.count("writer-a") == actors.count("writer-b") == n
+    switches = sum(1 for a, b in zip(actors, actors[1:]) if a != b)
+    assert switches >= 2, "the two writers did not overlap"
 
 
 def test_arecord_from_asyncio(tmp_path: Path) -> None:
