@@ -2,8 +2,8 @@
 
 PostgreSQL tests use the server at ``REDACTOR_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``), a fresh schema per test, dropped after.
-They are skipped when the server is unreachable, unless ``REDACTOR_REQUIRE_PG=1`` (CI),
-which turns that into a failure.
+They are skipped when the server is unreachable, except in CI (``CI=true``) or with
+``REDACTOR_REQUIRE_PG=1``, where that is a failure.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def pg_available() -> bool:
 
 def need_pg() -> None:
     if not pg_available():
-        if os.environ.get("REDACTOR_REQUIRE_PG") == "1":
-            pytest.fail(f"PostgreSQL at {PG_URL} is required (REDACTOR_REQUIRE_PG=1)")
+        if os.environ.get("REDACTOR_REQUIRE_PG") == "1" or os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_URL} is required here (CI or REDACTOR_REQUIRE_PG=1)")
         pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
 
 
