@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-__all__ = ["Finding", "resolve_overlaps"]
+__all__ = ["Finding", "TRIMMED", "resolve_overlaps"]
+
+# Suffix of the explanation of a finding that lost part of its span to another finding.
+TRIMMED = " (trimmed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +81,11 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
 
     Same-type findings that overlap or touch are merged into one span. Between types,
     the winner of an overlap is the validated one, then the higher score, then the longer
-    span. The loser is dropped when the winner contains it; otherwise it is trimmed to the
-    part outside the winner, so no character any finding covered is left uncovered (a
-    redaction never leaves a fragment of either value). When ``text`` is given, trimmed
-    remainders holding no letter or digit are dropped.
+    span. The loser is dropped when the winner contains it, or when both were validated (a
+    phone number parsed across an IBAN is a mis-segmentation); otherwise it is trimmed to the
+    part outside the winner, so no letter or digit any finding covered is left uncovered
+    (a redaction never leaves a fragment of either value). When ``text`` is given, trimmed
+    remainders lose their edge spaces and punctuation, and are dropped if nothing is left.
     """
     by_type: dict[str, list[Finding]] = {}
     for f in findings:
@@ -97,19 +101,33 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
         if clash is None:
             accepted.append(f)
             continue
+        if clash.validated and f.validated:
+            continue  # two validated values cannot share characters: the weaker one is wrong
         for part in _outside(f, clash):
-            if text is None or any(c.isalnum() for c in text[part.start:part.end]):
-                pending.append(part)
+            kept = part if text is None else _strip(part, text)
+            if kept is not None:
+                pending.append(kept)
         pending.sort(key=_priority, reverse=True)
     accepted.sort(key=lambda f: f.start)
     return accepted
 
 
+def _strip(f: Finding, text: str) -> Finding | None:
+    """Trim a remainder to its letters and digits; None when it has none."""
+    start, end = f.start, f.end
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return None if start == end else replace(f, start=start, end=end)
+
+
 def _outside(f: Finding, winner: Finding) -> list[Finding]:
     """The pieces of ``f`` that lie outside ``winner`` (zero, one or two)."""
     parts: list[Finding] = []
+    why = f.explanation if (f.explanation or "").endswith(TRIMMED) else f"{f.explanation or ''}{TRIMMED}"
     if f.start < winner.start:
-        parts.append(replace(f, end=winner.start))
+        parts.append(replace(f, end=winner.start, explanation=why))
     if f.end > winner.end:
-        parts.append(replace(f, start=winner.end))
+        parts.append(replace(f, start=winner.end, explanation=why))
     return parts

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import regex
+
 from .errors import ModelError
 from .findings import Finding
 
@@ -153,6 +155,13 @@ def _plausible(text: str, start: int, end: int, label: str = "PERSON") -> bool:
     return not any(c in _NOT_IN_NAMES for c in value)
 
 
+_PLACEHOLDER = regex.compile(r"<[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*>")
+
+
+def _blank(m: regex.Match[str]) -> str:
+    return " " * len(m.group())
+
+
 # NER labels whose tokens the proper-noun fallback leaves alone ("" is no entity).
 VETO_LABELS = ("PERSON", "GPE", "LOC", "FAC", "NORP", "DATE", "TIME", "ADDRESS", "PRODUCT",
                "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE", "MONEY", "QUANTITY", "PERCENT",
@@ -179,7 +188,8 @@ class NerRecognizer:
     line, and is rare in English (``wordfreq`` Zipf frequency below ``proper_noun_zipf``;
     "Settings" and "Monday" are common, "Kimmel" and "Ssundee" are not) is reported as
     PERSON with ``proper_noun_score``. Entities of any label veto it, so a word the model
-    calls an ORG or PRODUCT stays. All-caps words and words with digits never count.
+    calls an ORG or PRODUCT stays. All-caps and CamelCase words, words with digits and words
+longer than 25 letters never count.
     """
 
     def __init__(self, model: str, entity_types: Iterable[str], *, score: float = 0.85,
@@ -201,6 +211,10 @@ class NerRecognizer:
     def find_many(self, texts: list[str], *, batch_size: int = 64) -> list[list[Finding]]:
         """NER findings for each text (offsets into that text), through one ``nlp.pipe``."""
         pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
+        # Placeholders of an earlier redaction ("<EMAIL_ADDRESS>") become spaces of the same
+        # length: the model must not read them as context ("Name <email>"), so redacting
+        # redacted text changes nothing.
+        texts = [_PLACEHOLDER.sub(_blank, t) if "<" in t else t for t in texts]
         for i, text in enumerate(texts):
             if any(c.isalpha() for c in text):  # no letters, no names: skip the model
                 pieces.extend((i, off, chunk) for off, chunk in _chunks(text))
@@ -232,8 +246,9 @@ class NerRecognizer:
         found = []
         for tok in doc:
             word = tok.text
-            if len(word) < 2 or not word[0].isupper() or word.isupper() or not word.isalpha():
-                continue
+            if (len(word) < 3 or len(word) > 25 or not word[0].isupper() or not word[1:].islower()
+                    or not word.isalpha()):
+                continue  # CamelCase and all-caps words are products and acronyms
             if tok.ent_type_ in self._veto:
                 continue
             i = tok.idx - 1

@@ -13,9 +13,13 @@ Declared in packs as ``kind: phone``::
 A candidate is 7-15 digits with the usual separators, an optional ``+``/``00`` country
 prefix, parentheses and an extension. It is parsed with the ``phonenumbers`` package
 (Google's libphonenumber metadata): valid for a region gives ``valid_score``, merely
-possible gives ``score`` (which usually needs context to pass a threshold). A bare run of
-digits (``9498777106``) is a candidate only next to one of ``strong_context`` ("fax", "mobile");
-a date or a time (``1992-02-08 20:15``) never is.
+possible gives ``score`` (which usually needs context to pass a threshold).
+
+A bare run of digits (no ``+``, separator or parenthesis) is much more often an id or a
+timestamp than a phone number, so it counts as valid only for ``home_regions``; for the
+other regions it is at most *possible*. A valid number is marked *validated* (it wins
+overlaps, e.g. against a street address) only when it is phone-shaped (``+``, parentheses,
+two dashes or dots) or next to a context word.
 """
 
 from __future__ import annotations
@@ -33,29 +37,28 @@ from .recognizer import KINDS, Context, ScanText, boost
 
 __all__ = ["PhoneRecognizer", "PhoneRecognizerSpec"]
 
+# A run of phone characters; the numbers inside are found by _decompose.
 _CANDIDATE = regex.compile(
     r"""
-    (?<![\d+/])                              # not inside a longer number
-    (?:(?:\+|00)\d{1,3}[\s.\-]?)?            # country code
-    (?:\(\s?\d{1,5}\s?\)[\s.\-]?|\(0\)[\s.\-]?)?   # (area) or the (0) trunk hint
-    \d{1,12}(?:[\s.\-]{1,2}\d{1,10}){0,5}     # digit groups
-    (?:\s?(?:x|ext\.?|extension)\s?\d{1,6})? # extension
-    (?![\d])
+    (?<![\d+/]|[\d:]:)                          # not inside a longer number or an IPv6 address
+    (?:(?:\+|00)(?=\d))?                        # international prefix
+    [\d(][\d().\- \t]*\d                         # digits, separators, (area)
+    (?:[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6})?  # extension
+    (?!\d|:\w|\.\d)                              # not part of an IP address or a time
     """,
     regex.VERBOSE | regex.IGNORECASE,
 )
+_MAX_PIECES = 6  # a phone number has at most this many space-separated groups
 _DIGIT = regex.compile(r"\d")
 # Dates and times share the shape of short phone numbers; they are never phones.
 _DATE_LIKE = regex.compile(
     r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
     r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:19|20)\d\d-(?:0[1-9]|1[0-2]))")
 _TIME_AFTER = regex.compile(r"[T ]?\d{1,2}:\d{2}")
-
-
-def _is_date(candidate: str) -> bool:
-    """A date, or a date and the hour of a time (``1992-02-08 20`` of ``... 20:15:24``)."""
-    m = _DATE_LIKE.match(candidate)
-    return m is not None and (m.end() == len(candidate) or candidate[m.end()] in " T")
+_SSN_SHAPE = regex.compile(r"\d{3}-\d{2}-\d{4}")
+# IP addresses and version numbers; five dotted pairs ("01.84.17.61.18") are a French phone.
+_DOTTED_QUAD = regex.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)")
+_PIECE = regex.compile(r"\S+")
 
 
 class PhoneRecognizerSpec(BaseModel):
@@ -64,10 +67,10 @@ class PhoneRecognizerSpec(BaseModel):
     kind: Literal["phone"]
     entity_type: str = "PHONE_NUMBER"
     regions: list[str] = Field(min_length=1)
+    home_regions: list[str] = ["US"]
     score: float = Field(0.4, ge=0.0, le=1.0)
     valid_score: float = Field(0.75, ge=0.0, le=1.0)
     context: list[str] = []
-    strong_context: list[str] = Field([], description="words that make a bare digit run a phone")
     min_digits: int = Field(7, ge=5)
     max_digits: int = Field(15, le=17)
     description: str | None = None
@@ -81,10 +84,10 @@ class PhoneRecognizer:
         self.entity_type = spec.entity_type
         self.entity_types = frozenset([spec.entity_type])
         self._regions = tuple(r.upper() for r in spec.regions)
+        self._home = tuple(r.upper() for r in spec.home_regions)
         self._score = spec.score
         self._valid_score = spec.valid_score
         self._context = Context.build(spec.context)
-        self._strong = Context.build(spec.strong_context, 3, 2)
         self._min_digits = spec.min_digits
         self._max_digits = spec.max_digits
 
@@ -98,45 +101,106 @@ class PhoneRecognizer:
         except TimeoutError:
             raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
         for m in matches:
-            start, end = m.span()
-            candidate = m.group()
-            if _is_date(candidate) or _TIME_AFTER.match(text, end) or text.startswith(":", end):
-                continue  # dates and times ("1992-02-08 20:15") are never phone numbers
-            plain = candidate.isdigit()
-            if plain and (self._strong is None or not self._strong.seen(text, start, end)):
-                continue  # a bare digit run is a phone number only next to a phone word
-            n_digits = len(_DIGIT.findall(candidate))
-            if not self._min_digits <= n_digits <= self._max_digits:
-                continue
-            verdict = self._check(candidate)
-            if verdict is None:
-                continue
-            score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
-            context = self._context is not None and self._context.seen(text, start, end)
-            if context:
-                score, why = boost(score), f"{why}+context"
-            # Valid for one of many regions is weak evidence on its own ("19607 107" is a
-            # house number and a street number too): a phone wins overlaps as *validated*
-            # only with an international prefix, phone punctuation or a context word.
-            strong = verdict and (context or candidate.startswith(("+", "00"))
-                                  or "(" in candidate or candidate.count("-") >= 2)
-            found.append(Finding(self.entity_type, start, end, score, self.name, strong, why))
+            for start, end, verdict in self._decompose(text, m.start(), m.end()):
+                score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
+                context = self._context is not None and self._context.seen(text, start, end)
+                if context:
+                    score, why = boost(score), f"{why}+context"
+                found.append(Finding(self.entity_type, start, end, score, self.name,
+                                     verdict and (context or _phone_shaped(text[start:end])), why))
         return found
 
-    def _check(self, candidate: str) -> bool | None:
-        """True: valid for some region; False: only possible; None: not a phone number."""
-        regions: tuple[str | None, ...] = (None,) if candidate.startswith(("+", "00")) else self._regions
-        possible = False
-        for region in regions:
+    def _decompose(self, text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+        """Phone numbers inside one candidate span, longest first from the left.
+
+        A candidate is a whole run of phone characters (``212-555-0143 078-05-1120``
+        arrives as one span), so runs of up to six space-separated pieces are tried,
+        longest first, and a number next to another number is still found.
+        """
+        pieces = [m.span() for m in _PIECE.finditer(text, start, end)]
+        ranks: dict[tuple[int, int], int | None] = {}
+
+        def rank(i: int, j: int) -> int | None:
+            if (i, j) not in ranks:
+                ranks[(i, j)] = self._rank(text, pieces[i][0], pieces[j - 1][1])
+            return ranks[(i, j)]
+
+        def greedy(lo: int, hi: int, wanted: int) -> list[tuple[int, int]]:
+            taken, i = [], lo
+            while i < hi:
+                j = next((j for j in range(min(hi, i + _MAX_PIECES), i, -1)
+                          if rank(i, j) == wanted), None)
+                if j is None:
+                    i += 1
+                else:
+                    taken.append((i, j))
+                    i = j
+            return taken
+
+        # Strongest evidence first, anywhere in the run; weaker kinds only in the gaps left.
+        chosen: list[tuple[int, int, int]] = []
+        for wanted in (_INTERNATIONAL, _HOME, _FOREIGN, _POSSIBLE):
+            taken = sorted(chosen)
+            gaps, lo = [], 0
+            for i, j, _ in taken:
+                gaps.append((lo, i))
+                lo = j
+            gaps.append((lo, len(pieces)))
+            for lo, hi in gaps:
+                chosen.extend((i, j, wanted) for i, j in greedy(lo, hi, wanted))
+        return sorted((pieces[i][0], pieces[j - 1][1], r > _POSSIBLE) for i, j, r in chosen)
+
+    def _rank(self, text: str, start: int, end: int) -> int | None:
+        candidate = text[start:end]
+        if not self._min_digits <= len(_DIGIT.findall(candidate)) <= self._max_digits:
+            return None
+        if (_DATE_LIKE.fullmatch(candidate) or _SSN_SHAPE.fullmatch(candidate)
+                or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end)):
+            return None
+        return self._check(candidate)
+
+    def _check(self, candidate: str) -> int | None:
+        """How strongly ``candidate`` is a phone number (see the _INTERNATIONAL.. ranks)."""
+        if candidate.startswith(("+", "00")):
             raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
-            try:
-                number = phonenumbers.parse(raw, region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                return True
-            possible = possible or phonenumbers.is_possible_number(number)
-        return False if possible else None
+            return _INTERNATIONAL if _valid(raw, None) else (_POSSIBLE if _possible(raw, None) else None)
+        if any(_valid(candidate, r) for r in self._home):
+            return _HOME
+        # A bare run of digits is more often an id or a timestamp than a foreign number.
+        if not candidate.isdigit() and any(_valid(candidate, r) for r in self._regions):
+            return _FOREIGN
+        return _POSSIBLE if any(_possible(candidate, r) for r in self._regions) else None
+
+
+def _phone_shaped(candidate: str) -> bool:
+    """Punctuation only phone numbers have: ``+44 ...``, ``(212) ...``, ``212-555-0143``.
+
+    A number valid for some region but written without these ("19607 107", a house and a
+    street number) wins overlaps as *validated* only next to a phone context word.
+    """
+    return (candidate.startswith(("+", "00")) or "(" in candidate
+            or candidate.count("-") >= 2 or candidate.count(".") >= 2)
+
+
+# Evidence that a candidate is a phone number, strongest first.
+_INTERNATIONAL, _HOME, _FOREIGN, _POSSIBLE = 3, 2, 1, 0
+
+
+def _parse(candidate: str, region: str | None) -> Any:
+    try:
+        return phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _valid(candidate: str, region: str | None) -> bool:
+    number = _parse(candidate, region)
+    return number is not None and bool(phonenumbers.is_valid_number(number))
+
+
+def _possible(candidate: str, region: str | None) -> bool:
+    number = _parse(candidate, region)
+    return number is not None and bool(phonenumbers.is_possible_number(number))
 
 
 @KINDS.register("phone")

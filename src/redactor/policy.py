@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import PolicyError
+from .governance.settings import GovernancePolicy
 from .nlp import DEFAULT_MODEL
 
 __all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "OperatorSpec",
@@ -120,6 +121,7 @@ class Policy(_Model):
     json_rules: JsonPolicy = Field(JsonPolicy(), alias="json")
     roles: dict[str, RolePolicy] = {}
     pattern_timeout_s: float = Field(1.0, gt=0.0, le=60.0)
+    governance: GovernancePolicy = GovernancePolicy()  # audit, reveal, anomaly, vault
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -143,11 +145,12 @@ class Policy(_Model):
         override = self.roles.get(role) if role is not None else None
         if override is None:
             return self
-        entities = {k: v for k, v in self.entities.items() if k not in override.disabled}
+        data = self.model_dump(by_alias=True, exclude_unset=True)
+        entities = {k: v for k, v in data["entities"].items() if k not in override.disabled}
         for etype, settings in override.entities.items():
-            base = entities.get(etype, EntityPolicy())
-            entities[etype] = base.model_copy(update=settings.model_dump(exclude_unset=True))
-        return self.model_copy(update={"entities": entities, "roles": {}})
+            entities[etype] = {**entities.get(etype, {}), **settings.model_dump(exclude_unset=True)}
+        data.update(entities=entities, roles={}, name=f"{self.name}+role:{role}")
+        return Policy.model_validate(data)
 
 
 PolicySource = Union[Policy, Mapping[str, Any], str, "os.PathLike[str]", None]
