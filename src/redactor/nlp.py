@@ -188,8 +188,8 @@ class NerRecognizer:
     line, and is rare in English (``wordfreq`` Zipf frequency below ``proper_noun_zipf``;
     "Settings" and "Monday" are common, "Kimmel" and "Ssundee" are not) is reported as
     PERSON with ``proper_noun_score``. Entities of any label veto it, so a word the model
-    calls an ORG or PRODUCT stays. All-caps and CamelCase words, words with digits and words
-longer than 25 letters never count.
+    calls an ORG or PRODUCT stays. All-caps words, words with digits and words longer than 25
+letters never count.
     """
 
     def __init__(self, model: str, entity_types: Iterable[str], *, score: float = 0.85,
@@ -246,9 +246,9 @@ longer than 25 letters never count.
         found = []
         for tok in doc:
             word = tok.text
-            if (len(word) < 3 or len(word) > 25 or not word[0].isupper() or not word[1:].islower()
+            if (len(word) < 3 or len(word) > 25 or not word[0].isupper() or word.isupper()
                     or not word.isalpha()):
-                continue  # CamelCase and all-caps words are products and acronyms
+                continue  # all-caps words are acronyms
             if tok.ent_type_ in self._veto:
                 continue
             i = tok.idx - 1
