@@ -284,6 +284,9 @@ PROPER_NOUNS = [
     # Common words, sentence starts, all-caps words and words with digits stay.
     ("Open the Settings page on Monday", "Open the Settings page on Monday"),
     ("Zyxw is the word.", "Zyxw is the word."),
+    # Product and support words (recognizers/data/not_names.txt) are never names.
+    ("Hi Support,\nthe Dashboard still shows the Free tier in Zendesk",
+     "Hi Support,\nthe Dashboard still shows the Free tier in Zendesk"),
     ("Attached the INTRODUCTORY GUIDE plus forms H1 and B43; the policy is public.",
      "Attached the INTRODUCTORY GUIDE plus forms H1 and B43; the policy is public."),
 ]

@@ -171,6 +171,16 @@ VETO_LABELS = ("PERSON", "GPE", "LOC", "FAC", "NORP", "DATE", "TIME", "ADDRESS",
 _SENTENCE_END = frozenset(".!?:;\n\"'“‘([*>-")
 
 
+@lru_cache(maxsize=1)
+def not_names() -> frozenset[str]:
+    """Words never a person's name on their own (``recognizers/data/not_names.txt``)."""
+    from .packs import packs_dir
+
+    path = packs_dir() / "data" / "not_names.txt"
+    return frozenset(w.strip().lower() for w in path.read_text("utf-8").splitlines()
+                     if w.strip() and not w.startswith("#"))
+
+
 @lru_cache(maxsize=8192)
 def _zipf(word: str) -> float:
     from wordfreq import zipf_frequency
@@ -187,7 +197,9 @@ class NerRecognizer:
     word that the model left outside every entity, is not the first word of a sentence or
     line, and is rare in English (``wordfreq`` Zipf frequency below ``proper_noun_zipf``;
     "Settings" and "Monday" are common, "Kimmel" and "Ssundee" are not) is reported as
-    PERSON with ``proper_noun_score``. Entities of any label veto it, so a word the model
+    PERSON with ``proper_noun_score``; words of ``recognizers/data/not_names.txt``
+    ("Dashboard", "Zendesk") never are, and a PERSON entity made only of them is dropped.
+    Entities of any label veto it, so a word the model
     calls an ORG or PRODUCT stays. All-caps words, words with digits and words longer than 25
 letters never count.
     """
@@ -203,6 +215,7 @@ letters never count.
         self._proper_zipf = proper_noun_zipf if "PERSON" in self.entity_types else 0.0
         self._proper_score = proper_noun_score
         self._veto = frozenset(VETO_LABELS)
+        self._not_names = not_names()
         if self._proper_zipf:
             _zipf("the")  # load the frequency table now
         self._nlp = load_pipeline(model)
@@ -232,6 +245,8 @@ letters never count.
                 start, end = ent.start_char, ent.end_char
                 if not _plausible(chunk, start, end, ent.label_):
                     continue
+                if etype == "PERSON" and all(w.lower() in self._not_names for w in ent.text.split()):
+                    continue  # "Hi Support," / "the Zendesk team": not a person
                 # An entity that touches a chunk edge is seen whole by the neighbour chunk.
                 if (start == 0 and offset > 0) or (end == len(chunk) and offset + end < limit):
                     continue
@@ -256,7 +271,7 @@ letters never count.
                 i -= 1
             if i < 0 or text[i] in _SENTENCE_END:
                 continue
-            if _zipf(word.lower()) >= self._proper_zipf:
+            if _zipf(word.lower()) >= self._proper_zipf or word.lower() in self._not_names:
                 continue
             start, end = tok.idx, tok.idx + len(word)
             if (start == 0 and offset > 0) or (end == len(text) and offset + end < limit):
