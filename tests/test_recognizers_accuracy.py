@@ -285,8 +285,7 @@ PROPER_NOUNS = [
     ("Open the Settings page on Monday", "Open the Settings page on Monday"),
     ("Zyxw is the word.", "Zyxw is the word."),
     # Product and support words (recognizers/data/not_names.txt) are never names.
-    ("Hi Support,\nthe Dashboard still shows the Free tier in Zendesk",
-     "Hi Support,\nthe Dashboard still shows the Free tier in Zendesk"),
+    ("Hi Support,\nthe Dashboard still shows the Free tier", "Hi Support,\nthe Dashboard still shows the Free tier"),
     ("Attached the INTRODUCTORY GUIDE plus forms H1 and B43; the policy is public.",
      "Attached the INTRODUCTORY GUIDE plus forms H1 and B43; the policy is public."),
 ]
