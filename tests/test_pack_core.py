@@ -54,6 +54,8 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("PERSON", "Dr. Anneke van der Fakel and MRS. JO NAKAMURA", ["Anneke van der Fakel", "JO NAKAMURA"]),
     ("PERSON", "tell mariela fakestone and MARIELA FAKESTONE", ["mariela fakestone", "MARIELA FAKESTONE"]),
     ("PERSON", "will call back, may help, mark as done, bill the client", []),
+    ("PERSON", '20002,"Becker, Tom",x and BECKER, TOM J.', ["Becker, Tom", "BECKER, TOM"]),
+    ("PERSON", "Smith, Jones and Brown", []),
 ]
 
 
@@ -82,3 +84,9 @@ def test_context_raises_a_possible_phone_over_the_threshold(patterns: Redactor) 
     assert patterns.analyze("ref 55501234") == []
     [f] = patterns.analyze("phone: 555 01234")
     assert (f.entity_type, f.start, f.end) == ("PHONE_NUMBER", 7, 16)
+
+
+def test_surname_comma_first_name_skips_places(patterns: Redactor) -> None:
+    text = "Paris, France and Georgia, Jordan"
+    assert [f.explanation for f in patterns.analyze(text)
+            if f.explanation == "surname, first name"] == []

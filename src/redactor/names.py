@@ -42,6 +42,7 @@ _TOKEN = regex.compile(r"\p{L}+(?:-\p{L}+)*(?:['’](?![sS]\b)\p{L}+)?")
 # Characters that glue a word into an email address, handle, path or file name.
 _JOINERS = frozenset("@._/\\:#")
 # Between two words of one name: spaces, or an initial's period and spaces.
+_COMMA_GAP = regex.compile(r",[ \t]?")
 _GAP = regex.compile(r"\.?[ \t]{1,3}")
 
 
@@ -52,6 +53,7 @@ class NameRecognizerSpec(BaseModel):
     entity_type: str = "PERSON"
     first_names: str
     surnames: str
+    places: str | None = Field(None, description="place names that are never a name's parts")
     titles: list[str]
     particles: list[str]
     stop_words: list[str] = []
@@ -101,6 +103,7 @@ class NameRecognizer:
         base = source.parent
         self._first = _load_words(base / spec.first_names, source)
         self._last = _load_words(base / spec.surnames, source)
+        self._places = frozenset() if spec.places is None else _load_words(base / spec.places, source)
         self._titles = frozenset(t.lower().rstrip(".") for t in spec.titles)
         self._particles = frozenset(p.lower() for p in spec.particles)
         self._stop = frozenset(w.lower() for w in spec.stop_words)
@@ -129,6 +132,7 @@ class NameRecognizer:
         tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
         found: list[Finding] = self._cue_rule(text, tokens)
         found += [f for f in self._email_rule(text, tokens) if not any(f.overlaps(g) for g in found)]
+        found += self._inverted_rule(text, tokens)
         if self._spec.single_score > 0:
             found += self._single_rule(text, tokens)
         i = 0
@@ -217,6 +221,29 @@ class NameRecognizer:
             if i <= j and all(_case(t[2]) in ("title", "upper") for t in tokens[i:j + 1]):
                 found.append(Finding(self.entity_type, tokens[i][0], end, self._spec.cue_score,
                                      self.name, False, "name before email"))
+        return found
+
+    def _inverted_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:
+        """``Becker, Tom`` / ``BECKER, TOM``: a surname, a comma, then a known first name.
+
+        The "Last, First" order of CRM exports and CSV files; both words share their case.
+        """
+        found = []
+        for i in range(len(tokens) - 1):
+            (s_start, s_end, surname), (f_start, f_end, first) = tokens[i], tokens[i + 1]
+            case = _case(surname)
+            if case not in ("title", "upper") or _case(first) != case:
+                continue
+            if _COMMA_GAP.fullmatch(text, s_end, f_start) is None:
+                continue
+            if first.lower() not in self._first or first.lower() in self._stop:
+                continue
+            if first.lower() in self._places or surname.lower() in self._places:
+                continue  # "Paris, France", "Georgia, Jordan"
+            if not self._surname_like(surname, case):
+                continue
+            found.append(Finding(self.entity_type, s_start, f_end, self._spec.name_score,
+                                 self.name, False, "surname, first name"))
         return found
 
     def _adjacent(self, text: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> bool:
