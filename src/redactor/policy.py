@@ -32,7 +32,7 @@ from .errors import PolicyError
 from .nlp import DEFAULT_MODEL
 
 __all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "OperatorSpec",
-           "Policy", "PolicySource", "RolePolicy", "load_policy"]
+           "Policy", "PolicySource", "ProxyPolicy", "RolePolicy", "load_policy"]
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "policies"
 BUILTIN_POLICIES = ("default", "patterns_only")
@@ -104,6 +104,18 @@ class RolePolicy(_Model):
     disabled: list[str] = []
 
 
+class ProxyPolicy(_Model):
+    """What the proxy lets through unredacted, and whether it needs to know the agent.
+
+    ``passthrough_types``: media types (``image/*``, ``application/pdf``) whose bodies the
+    proxy cannot redact but may pass unchanged; any other unredactable type is refused
+    (403). ``require_identity``: a request without the trusted agent-id header gets 401.
+    """
+
+    passthrough_types: list[str] = ["image/*"]
+    require_identity: bool = False
+
+
 class Policy(_Model):
     """A validated redaction policy (immutable)."""
 
@@ -119,6 +131,7 @@ class Policy(_Model):
     deny: list[DenyEntry] = []
     json_rules: JsonPolicy = Field(JsonPolicy(), alias="json")
     roles: dict[str, RolePolicy] = {}
+    proxy: ProxyPolicy = ProxyPolicy()
     pattern_timeout_s: float = Field(1.0, gt=0.0, le=60.0)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -146,7 +159,9 @@ class Policy(_Model):
         entities = {k: v for k, v in self.entities.items() if k not in override.disabled}
         for etype, settings in override.entities.items():
             base = entities.get(etype, EntityPolicy())
-            entities[etype] = base.model_copy(update=settings.model_dump(exclude_unset=True))
+            # Attributes, not model_dump(): the update must keep OperatorSpec objects.
+            update = {k: getattr(settings, k) for k in settings.model_fields_set}
+            entities[etype] = base.model_copy(update=update)
         return self.model_copy(update={"entities": entities, "roles": {}})
 
 

@@ -1,0 +1,113 @@
+"""Per-request state and the extension points other parts plug into.
+
+:class:`RequestContext` is created by the first middleware for every request and stored
+under :data:`CONTEXT` in the request; it carries the request id, the agent (id, role),
+the ticket id and what happened (timings, counts by entity type, status). It never holds a
+raw value from a body, and its :meth:`RequestContext.log_fields` are safe to log.
+
+Hooks (lists of async callables stored in the app; see :mod:`.app`):
+
+* ``REQUEST_HOOKS``: ``await hook(ctx, request)`` before the request goes upstream; raise
+  an ``aiohttp.web.HTTPException`` to refuse it (e.g. an access-anomaly block).
+* ``RESPONSE_HOOKS``: ``await hook(ctx, response)`` after a body was redacted and before it
+  is sent (for streams: when the stream ends); an exception fails the request closed
+  (502, the body is not sent) unless the stream had already started.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .codecs import BodyKind
+
+__all__ = ["RedactedResponse", "RequestContext", "RequestHook", "ResponseHook", "new_request_id",
+           "path_template"]
+
+_SAFE_SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z_.-]{0,39}|v\d{1,3})$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def path_template(path: str) -> str:
+    """A loggable form of ``path``: segments that are not plain API words become ``{id}``.
+
+    ``/api/v2/tickets/123/comments`` -> ``/api/v2/tickets/{id}/comments``; a segment with a
+    digit, ``@``, ``%`` or other punctuation is replaced; the query string is dropped.
+    """
+    segments = path.split("?", 1)[0].split("/")
+    return "/".join(s if not s or _SAFE_SEGMENT.match(s) else "{id}" for s in segments)
+
+
+def new_request_id(incoming: str | None = None) -> str:
+    """The incoming id when it is a plain token (8-64 of ``[A-Za-z0-9._-]``), else a new one."""
+    if incoming and _REQUEST_ID.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What the proxy knows about one request; safe to log through :meth:`log_fields`."""
+
+    request_id: str
+    method: str
+    path: str
+    agent_id: str | None = None
+    role: str | None = None
+    ticket_id: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    status: int | None = None
+    kind: str | None = None  # "json", "html", ..., "passthrough", "refused", "reserved"
+    upstream_s: float | None = None
+    redaction_s: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    cache_hit: bool = False
+    fail_reason: str | None = None
+    bytes_upstream: int = 0
+    bytes_client: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # for hooks; not logged
+
+    @property
+    def route(self) -> str:
+        return path_template(self.path)
+
+    def add_counts(self, counts: dict[str, int]) -> None:
+        for k, v in counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
+
+    def log_fields(self) -> dict[str, Any]:
+        """The structured log record: ids, route template, status, timings in ms, counts."""
+        ms = lambda s: None if s is None else round(s * 1000, 3)  # noqa: E731
+        return {
+            "request_id": self.request_id, "method": self.method, "route": self.route,
+            "status": self.status, "kind": self.kind, "agent_id": self.agent_id,
+            "role": self.role, "total_ms": ms(time.perf_counter() - self.started),
+            "upstream_ms": ms(self.upstream_s), "redaction_ms": ms(self.redaction_s),
+            "counts": dict(sorted(self.counts.items())), "cache_hit": self.cache_hit,
+            "fail_reason": self.fail_reason, "bytes_upstream": self.bytes_upstream,
+            "bytes_client": self.bytes_client,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedResponse:
+    """What a response hook sees: the status, kind, redacted (decoded) ``body`` and counts.
+
+    ``body`` is ``None`` for streamed kinds (NDJSON, SSE); their counts are the stream's sum.
+    """
+
+    status: int
+    kind: BodyKind
+    content_type: str
+    body: bytes | None
+    counts: dict[str, int]
+
+
+RequestHook = Callable[[RequestContext, "web.Request"], Awaitable[None]]
+ResponseHook = Callable[[RequestContext, RedactedResponse], Awaitable[None]]

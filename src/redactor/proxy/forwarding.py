@@ -1,0 +1,114 @@
+"""Header and URL rules for forwarding, both ways.
+
+* Hop-by-hop headers (RFC 9110 section 7.6.1: Connection, Keep-Alive, Proxy-*, TE, Trailer,
+  Transfer-Encoding, Upgrade, and any header named in Connection) are dropped both ways.
+* Upstream requests get X-Forwarded-For (appended), -Proto and -Host, the request id, an
+  Accept-Encoding the proxy can decode, and no Host (the client library sets the upstream's).
+  Cookies and Authorization pass untouched.
+* Responses lose Content-Length / Content-Encoding (set again for what is sent) and, when
+  the body was redacted, ETag, Content-MD5, digests and range headers that no longer match.
+  Location and Content-Location pointing at the upstream are rewritten to the proxy.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import fnmatch
+from typing import Iterable, Mapping
+
+from multidict import CIMultiDict
+from yarl import URL
+
+from .codecs import upstream_accept_encoding
+
+__all__ = ["HOP_BY_HOP", "client_headers", "range_allowed", "rewrite_location", "strip_hop_by_hop",
+           "upstream_headers", "upstream_target"]
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
+                        "upgrade"})
+# Headers that describe the upstream's bytes, and so are wrong for a redacted body.
+_REPRESENTATION = frozenset({"etag", "content-md5", "digest", "content-digest", "repr-digest",
+                             "accept-ranges", "content-range"})
+
+
+def strip_hop_by_hop(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> CIMultiDict[str]:
+    """A copy of ``headers`` without hop-by-hop headers (and those named in Connection)."""
+    items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+    named = {t.strip().lower() for k, v in items if k.lower() == "connection" for t in v.split(",")}
+    return CIMultiDict((k, v) for k, v in items if k.lower() not in HOP_BY_HOP and k.lower() not in named)
+
+
+def range_allowed(path: str, passthrough_types: Iterable[str]) -> bool:
+    """Whether a Range request may go upstream: only for paths that look like pass-through
+    media (``/files/a.png`` with ``image/*`` allowed). Everything else may be redactable,
+    and a partial JSON or HTML body cannot be redacted."""
+    guessed, _ = mimetypes.guess_type(path)
+    return bool(guessed) and any(fnmatch.fnmatchcase(guessed, p.lower()) for p in passthrough_types)
+
+
+def upstream_headers(headers: Mapping[str, str], *, peer: str | None, scheme: str, host: str,
+                     request_id: str, request_id_header: str, drop: Iterable[str] = (),
+                     strip_range: bool = True) -> CIMultiDict[str]:
+    """Headers for the upstream request, from the client's ``headers``."""
+    out = strip_hop_by_hop(headers.items())
+    for name in ("host", "content-length", "accept-encoding", request_id_header, *drop):
+        out.popall(name, None)
+    if strip_range:
+        out.popall("range", None)
+        out.popall("if-range", None)
+    forwarded_for = headers.get("X-Forwarded-For")
+    if peer:
+        out["X-Forwarded-For"] = f"{forwarded_for}, {peer}" if forwarded_for else peer
+    out.setdefault("X-Forwarded-Proto", scheme)
+    out.setdefault("X-Forwarded-Host", host)
+    out[request_id_header] = request_id
+    out["Accept-Encoding"] = upstream_accept_encoding(headers.get("Accept-Encoding"))
+    return out
+
+
+def upstream_target(base: URL, raw_path: str, raw_query: str) -> URL:
+    """The upstream URL for a client's ``raw_path`` and ``raw_query`` (kept encoded as sent)."""
+    prefix = base.raw_path.rstrip("/")
+    target = base.with_path(prefix + raw_path, encoded=True)
+    return target.with_query(raw_query) if raw_query else target  # type: ignore[arg-type]
+
+
+def rewrite_location(value: str, *, upstream: URL, proxy_origin: URL) -> str:
+    """Point a Location at the proxy when it points at the upstream (absolute or absolute-path)."""
+    prefix = upstream.raw_path.rstrip("/")
+    try:
+        loc = URL(value, encoded=True)
+    except ValueError:
+        return value
+    if loc.is_absolute():
+        same = (loc.scheme, loc.host, loc.port) == (upstream.scheme, upstream.host, upstream.port)
+        if not same:
+            return value
+    elif not value.startswith("/") or value.startswith("//"):
+        return value  # relative reference: resolves against the proxy already
+    path = loc.raw_path
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix):] or "/"
+    out = str(proxy_origin.with_path(path, encoded=True))
+    if loc.raw_query_string:
+        out += "?" + loc.raw_query_string
+    if loc.raw_fragment:
+        out += "#" + loc.raw_fragment
+    return out
+
+
+def client_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, redacted: bool,
+                   upstream: URL, proxy_origin: URL) -> CIMultiDict[str]:
+    """Headers for the client, from the upstream response's ``headers``."""
+    out = strip_hop_by_hop(headers)
+    out.popall("content-length", None)
+    out.popall("content-encoding", None)
+    if redacted:
+        for name in _REPRESENTATION:
+            out.popall(name, None)
+    for name in ("location", "content-location"):
+        values = out.popall(name, None)
+        for v in values or ():
+            out.add(name.title(), rewrite_location(v, upstream=upstream, proxy_origin=proxy_origin))
+    return out
