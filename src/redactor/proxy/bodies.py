@@ -8,8 +8,8 @@ Every string of one body goes through the engine in one ``redact_many`` batch (o
 * JSON: the policy's field rules (:meth:`Redactor.redact_json`), output compact UTF-8 JSON.
 * text/plain and other text: the whole text; text/csv: cell by cell, quoting as needed.
 * HTML (selectolax / lexbor): text nodes and attribute values only; markup is kept.
-  ``<style>`` is skipped; ``<script>`` holding JSON is redacted as JSON, other scripts have
-  only their string literals redacted, so the code still parses. Comments holding a finding
+  ``<script>`` holding JSON is redacted as JSON; other scripts and ``<style>`` have only
+  the insides of their string literals and comments redacted, so the code still parses. Comments holding a finding
   are removed. A body without any finding is returned byte for byte.
 * NDJSON lines and SSE events are redacted one unit at a time (:func:`redact_units`).
 
@@ -106,14 +106,15 @@ def _json_loads(data: bytes | str) -> tuple[Any, bool]:
 
 
 def _json_dumps(value: Any, stdlib: bool) -> bytes:
-    if stdlib:
+    """Compact UTF-8 JSON; the stdlib writes what orjson will not (nesting past 254 levels)."""
+    if not stdlib:
         try:
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        except RecursionError:
-            raise RedactionFailed("JSON nesting too deep to write") from None
+            return orjson.dumps(value)
+        except TypeError:  # orjson.JSONEncodeError, or its recursion limit
+            pass
     try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except (RecursionError, ValueError, TypeError):
         raise RedactionFailed("redacted JSON cannot be written") from None
 
 
@@ -169,7 +170,9 @@ _STRUCTURAL_ATTRS = frozenset({
     "target", "method", "for", "tabindex", "colspan", "rowspan", "align", "valign", "border",
     "cellpadding", "cellspacing", "http-equiv", "enctype", "autocomplete", "crossorigin",
     "integrity", "nonce", "loading", "decoding", "referrerpolicy", "media", "sizes"})
-_JS_STRING = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`""", re.S)
+# Literals and comments of inline code: only their insides are redacted, so the code parses.
+_JS_PARTS = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`|/\*.*?\*/|//[^\n]*""", re.S)
+_CSS_PARTS = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|/\*.*?\*/""", re.S)
 _JSON_SCRIPT = re.compile(r"^(?:application|text)/(?:[\w.+-]*\+)?json$|^importmap$|^speculationrules$")
 
 
@@ -197,15 +200,26 @@ def _set_attr(node: Any, name: str) -> Callable[[str], None]:
     return setter
 
 
-def _script_literals(node: Any, slots: _Slots) -> None:
+def _delimiters(token: str) -> tuple[int, int]:
+    """Lengths of the opening and closing delimiters of a literal or comment."""
+    if token.startswith("/*"):
+        return 2, 2
+    if token.startswith("//"):
+        return 2, 0
+    return 1, 1
+
+
+def _code_literals(node: Any, slots: _Slots, pattern: re.Pattern[str]) -> None:
+    """Queue the insides of the string literals and comments of a script or style."""
     child = node.first_child
     if child is None or not child.is_text_node:
         return
     code = child.text_content or ""
-    literals = list(_JS_STRING.finditer(code))
+    literals = list(pattern.finditer(code))
     if not literals:
         return
-    parts: list[str] = [m.group(0)[1:-1] for m in literals]
+    cuts = [_delimiters(m.group(0)) for m in literals]
+    parts: list[str] = [m.group(0)[a:len(m.group(0)) - b] for m, (a, b) in zip(literals, cuts)]
 
     def setter_for(i: int) -> Callable[[str], None]:
         def setter(new: str) -> None:
@@ -217,10 +231,10 @@ def _script_literals(node: Any, slots: _Slots) -> None:
 
     def rebuild() -> None:
         out, pos = [], 0
-        for m, inner in zip(literals, parts):
-            q = m.group(0)[0]
+        for m, (a, b), inner in zip(literals, cuts, parts):
+            token = m.group(0)
             out.append(code[pos:m.start()])
-            out.append(q + inner + q)
+            out.append(token[:a] + inner + token[len(token) - b:])
             pos = m.end()
         out.append(code[pos:])
         new = "".join(out)
@@ -260,7 +274,9 @@ def _redact_html(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, 
                 if _JSON_SCRIPT.match(stype):
                     json_scripts.append(node)
                 elif not stype or "javascript" in stype or stype == "module":
-                    _script_literals(node, slots)
+                    _code_literals(node, slots, _JS_PARTS)
+            elif node.tag == "style":
+                _code_literals(node, slots, _CSS_PARTS)
     n_slots = len(slots.texts)
     results = redactor.redact_many(slots.texts + [c for _, c in comments])
     changed = False
