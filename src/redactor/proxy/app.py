@@ -61,8 +61,6 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
         return response
     finally:
         ctx.status = response.status if response is not None else 499
-        if response is not None and not response.prepared:
-            response.headers[config.request_id_header] = ctx.request_id
         _record(request.app[METRICS], ctx)
         if not request.path.startswith(RESERVED_PREFIX):
             access_log.info("request", extra={"fields": ctx.log_fields()})
@@ -131,6 +129,12 @@ async def agent_identity(request: web.Request, handler: Handler) -> web.StreamRe
         ctx.kind = "unauthenticated"
         return error_response(401, "agent identity required", ctx)
     return await handler(request)
+
+
+async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    ctx = request.get(CONTEXT)
+    if ctx is not None:
+        response.headers[request.app[CONFIG].request_id_header] = ctx.request_id
 
 
 # -- reserved endpoints ------------------------------------------------------------------------
@@ -232,6 +236,7 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
     app[POOL] = pool
     app[REQUEST_HOOKS] = []
     app[RESPONSE_HOOKS] = []
+    app.on_response_prepare.append(_add_request_id)
     app.cleanup_ctx.append(_upstream_session(app))
     app.cleanup_ctx.append(_worker_pool)
     app.router.add_get(RESERVED_PREFIX + "healthz", healthz)

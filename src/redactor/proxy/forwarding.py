@@ -70,8 +70,8 @@ def upstream_headers(headers: Mapping[str, str], *, peer: str | None, scheme: st
 def upstream_target(base: URL, raw_path: str, raw_query: str) -> URL:
     """The upstream URL for a client's ``raw_path`` and ``raw_query`` (kept encoded as sent)."""
     prefix = base.raw_path.rstrip("/")
-    target = base.with_path(prefix + raw_path, encoded=True)
-    return target.with_query(raw_query) if raw_query else target  # type: ignore[arg-type]
+    return URL.build(scheme=base.scheme, authority=base.raw_authority, path=prefix + raw_path,
+                     query_string=raw_query, encoded=True)
 
 
 def rewrite_location(value: str, *, upstream: URL, proxy_origin: URL) -> str:

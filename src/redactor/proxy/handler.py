@@ -101,8 +101,10 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         upstream.release()
 
 
-def _no_body(request: web.Request, status: int) -> bool:
-    return request.method == "HEAD" or status < 200 or status in (204, 304)
+def _no_body(request: web.Request, upstream: aiohttp.ClientResponse) -> bool:
+    status = upstream.status
+    return (request.method == "HEAD" or status < 200 or status in (204, 304)
+            or upstream.content_length == 0)
 
 
 async def _respond(request: web.Request, ctx: RequestContext, upstream: aiohttp.ClientResponse,
@@ -111,7 +113,7 @@ async def _respond(request: web.Request, ctx: RequestContext, upstream: aiohttp.
     policy = app[POLICY]
     cls = classify(upstream.headers.get("Content-Type"), policy.proxy.passthrough_types)
     origin = _proxy_origin(request)
-    if _no_body(request, upstream.status):
+    if _no_body(request, upstream):
         ctx.upstream_s = time.perf_counter() - started
         ctx.kind = cls.kind.value if cls.kind else ("passthrough" if cls.passthrough else "empty")
         headers = client_headers(upstream.headers.items(), redacted=cls.kind is not None,
