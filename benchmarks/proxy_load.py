@@ -1,0 +1,250 @@
+"""Load test of the redacting proxy on loopback, against the same fake CRM, in one run.
+
+Paths compared (each a separate process; the load generator is this process):
+
+* ``direct``: the fake CRM itself (tests/fixtures/fake_crm.py);
+* ``bare``: a bare aiohttp pass-through proxy written here (one ClientSession, hop-by-hop
+  headers dropped, body buffered, no redaction): the ceiling of this architecture here;
+* ``redactor``: ``redactor proxy`` started from its command line, with
+  - a patterns-only policy (proxy/zendesk.yaml on the ``patterns_only`` base),
+  - the NER policy (proxy/zendesk.yaml as shipped, spaCy en_core_web_sm) with 1 and 2
+    worker processes.
+
+Payloads are ~4 KB Zendesk-style ticket JSON, a different ticket (names, e-mails, cards)
+for every request so the proxy's payload cache never hits; the ``cache-hit`` rows fetch one
+ticket over and over. Each cell runs for ``--seconds`` after a warm-up; latencies are per
+request (milliseconds), "added p50" is over the direct path at the same concurrency.
+
+    .venv/bin/python benchmarks/proxy_load.py [--seconds 5] [--quick]
+
+Prints a table and checks the issue's targets (patterns-only >= 50% of bare req/s at
+concurrency 16; <= 2 ms added p50 at concurrency 1; NER 2 workers >= 1.7x 1 worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+       "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the bare pass-through proxy (run in its own process with --serve-bare) ------------------
+
+def serve_bare(port: int, upstream: str) -> None:
+    from aiohttp import web
+
+    async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+        app["session"] = aiohttp.ClientSession(auto_decompress=False,
+                                               connector=aiohttp.TCPConnector(limit=100))
+        yield
+        await app["session"].close()
+
+    async def handler(request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
+        body = await request.read() if request.body_exists else None
+        async with request.app["session"].request(request.method, upstream + request.path_qs,
+                                                  headers=headers, data=body,
+                                                  allow_redirects=False) as resp:
+            data = await resp.read()
+            out = {k: v for k, v in resp.headers.items() if k.lower() not in HOP}
+            return web.Response(status=resp.status, body=data, headers=out)
+
+    app = web.Application()
+    app.cleanup_ctx.append(session_ctx)
+    app.router.add_route("*", "/{tail:.*}", handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_redactor(upstream: str, policy: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, float]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDACTOR_")}
+    started = time.perf_counter()
+    proc = subprocess.Popen([PY, "-m", "redactor.cli", "proxy", "--upstream", upstream,
+                             "--listen", f"127.0.0.1:{port}", "--policy", str(policy),
+                             "--workers", str(workers), "--log-level", "WARNING"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/_redactor/healthz", timeout=120)
+    return proc, url, time.perf_counter() - started
+
+
+# -- load ----------------------------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+
+
+async def load(base: str, concurrency: int, seconds: float, *, vary: bool, warmup: float = 1.0) -> Cell:
+    headers = {"X-Agent-Id": "bench-agent", "Accept-Encoding": "identity"}
+    counter = iter(range(10**9))
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def client(until: float, record: bool) -> None:
+            nonlocal errors
+            while True:
+                now = time.perf_counter()
+                if now >= until:
+                    return
+                ticket = 100_000 + next(counter) if vary else 10_010
+                async with session.get(f"{base}/api/v2/tickets/{ticket}.json", headers=headers) as r:
+                    await r.read()
+                    ok = r.status == 200
+                if record:
+                    latencies.append(time.perf_counter() - now)
+                    errors += not ok
+        await asyncio.gather(*(client(time.perf_counter() + warmup, False) for _ in range(concurrency)))
+        started = time.perf_counter()
+        await asyncio.gather(*(client(started + seconds, True) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    ms = [x * 1000 for x in latencies]
+    return Cell(len(ms) / elapsed, statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+                errors)
+
+
+def policy_files(tmp: Path) -> dict[str, Path]:
+    data = yaml.safe_load((ROOT / "proxy" / "zendesk.yaml").read_text())
+    data["proxy"]["require_identity"] = True
+    ner = tmp / "zendesk_ner.yaml"
+    ner.write_text(yaml.safe_dump(data))
+    data["extends"] = "patterns_only"
+    patterns = tmp / "zendesk_patterns.yaml"
+    patterns.write_text(yaml.safe_dump(data))
+    return {"patterns": patterns, "ner": ner}
+
+
+def row(name: str, conc: int, cell: Cell, direct: dict[int, Cell], bare: dict[int, Cell]) -> str:
+    added = cell.p50 - direct[conc].p50
+    pct = 100 * cell.rps / bare[conc].rps
+    return (f"| {name:<34} | {conc:>3} | {cell.rps:>8.0f} | {cell.p50:>7.2f} | {cell.p99:>7.2f} | "
+            f"{added:>+8.2f} | {pct:>6.0f}% | {cell.errors:>4} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per cell")
+    parser.add_argument("--quick", action="store_true", help="2 s cells, fewer NER cells")
+    parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(int(args.serve_bare[0]), args.serve_bare[1])
+        return 0
+    seconds = 2.0 if args.quick else args.seconds
+    procs: list[subprocess.Popen[bytes]] = []
+    lines: list[str] = []
+    results: dict[str, Cell] = {}
+    try:
+        up_port, bare_port = free_port(), free_port()
+        upstream = f"http://127.0.0.1:{up_port}"
+        procs.append(start([PY, str(ROOT / "tests/fixtures/fake_crm.py"), "--port", str(up_port)]))
+        wait_http(upstream + "/api/v2/users.json")
+        procs.append(start([PY, __file__, "--serve-bare", str(bare_port), upstream]))
+        wait_http(f"http://127.0.0.1:{bare_port}/api/v2/users.json")
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        direct = {c: asyncio.run(load(upstream, c, seconds, vary=True)) for c in (1, 16)}
+        bare = {c: asyncio.run(load(bare_url, c, seconds, vary=True)) for c in (1, 16)}
+        for c in (1, 16):
+            lines.append(row("direct (fake CRM)", c, direct[c], direct, bare))
+        for c in (1, 16):
+            lines.append(row("bare pass-through proxy", c, bare[c], direct, bare))
+        tmp = Path(tempfile.mkdtemp(prefix="proxy_load_"))
+        policies = policy_files(tmp)
+        startups = {}
+        plan = [("patterns", 1, (1, 16), True), ("ner", 1, (1, 16), True), ("ner", 2, (1, 16), False)]
+        for kind, workers, concs, cache_rows in plan:
+            proc, url, startup = start_redactor(upstream, policies[kind], workers)
+            startups[f"{kind}, {workers} worker(s)"] = startup
+            procs.append(proc)
+            label = "patterns-only" if kind == "patterns" else "NER"
+            for c in concs:
+                cell = asyncio.run(load(url, c, seconds * (2 if kind == "ner" else 1), vary=True))
+                results[f"{kind}-{workers}-{c}"] = cell
+                lines.append(row(f"redactor {label}, {workers} worker(s)", c, cell, direct, bare))
+            if cache_rows:
+                for c in concs:
+                    cell = asyncio.run(load(url, c, seconds, vary=False))
+                    results[f"{kind}-{workers}-{c}-hit"] = cell
+                    lines.append(row(f"redactor {label}, {workers}w, cache hit", c, cell, direct, bare))
+            stop(proc)
+            procs.remove(proc)
+    finally:
+        for p in procs:
+            stop(p)
+    print(f"proxy_load: ~4 KB ticket JSON, {seconds:g} s per cell ({seconds * 2:g} s for NER), "
+          f"{os.cpu_count()} CPUs, loopback; ms = milliseconds")
+    print("| path                               |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | errs |")
+    print("|------------------------------------|-----|----------|---------|---------|-----------|--------|------|")
+    for line in lines:
+        print(line)
+    print()
+    for name, s in startups.items():
+        print(f"startup to healthy ({name}): {s:.2f} s")
+    p16, p1 = results["patterns-1-16"], results["patterns-1-1"]
+    ner1, ner2 = results["ner-1-16"], results["ner-2-16"]
+    checks = [
+        (f"patterns-only c16 >= 50% of bare: {100 * p16.rps / bare[16].rps:.0f}%", p16.rps >= 0.5 * bare[16].rps),
+        (f"patterns-only c1 added p50 <= 2 ms: {p1.p50 - direct[1].p50:.2f} ms", p1.p50 - direct[1].p50 <= 2.0),
+        (f"NER 2 workers >= 1.7x 1 worker at c16: {ner2.rps / ner1.rps:.2f}x", ner2.rps >= 1.7 * ner1.rps),
+    ]
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
