@@ -47,8 +47,8 @@ def _redactor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_redact(args: argparse.Namespace) -> int:
+    redactor = _redactor(args)  # policy errors first, before waiting on stdin
     text = _read_input(args.input)
-    redactor = _redactor(args)
     if args.json:
         import orjson
 
@@ -64,8 +64,9 @@ def cmd_redact(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    redactor = _redactor(args)
     text = _read_input(args.input)
-    findings = _redactor(args).analyze(text)
+    findings = redactor.analyze(text)
     if args.format == "json":
         import orjson
 

@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Collection, Iterable, Sequence
 
+import regex
+
 from .anonymize import apply_operators
 from .errors import OperatorError, PolicyError, UnknownEntityError
 from .findings import Finding, resolve_overlaps
@@ -90,8 +92,10 @@ class Redactor:
             available |= set(LABELS.values())
         unknown = sorted(enabled - available)
         if unknown:
+            ner_note = "" if self.model is not None else "; NER is off (model is None)"
             raise PolicyError(f"no recognizer produces {', '.join(unknown)} (packs: "
-                              f"{', '.join(self.policy.packs)}); known: {', '.join(sorted(available))}",
+                              f"{', '.join(self.policy.packs)}{ner_note}); "
+                              f"known: {', '.join(sorted(available))}",
                               source=self.policy.name, key=f"entities.{unknown[0]}")
         self._recognizers = tuple(r for r in recognizers if r.entity_types & enabled)
         # Container types (URL) may enclose other findings instead of competing with them.
@@ -168,6 +172,7 @@ class Redactor:
                 and not (allow and text[f.start:f.end].casefold() in allow)]
         containers = [f for f in kept if f.entity_type in self._containers]
         others = [f for f in kept if f.entity_type not in self._containers]
+        others.extend(_repeats(text, others))
         merged = resolve_overlaps(others, text) + resolve_overlaps(containers, text)
         return _to_original(view, merged)
 
@@ -222,6 +227,32 @@ class Redactor:
             operator = self._operators[entity_type] = build_operator(
                 spec.type, spec.params, hash_key=self._hash_key)
         return operator
+
+
+def _repeats(text: str, findings: list[Finding]) -> list[Finding]:
+    """Other occurrences of a value already found once, as findings of the same type.
+
+    A name or number recognised in one sentence must not stay readable in the next
+    ("Dana Fakesmith called. ... Dana Fakesmith said"): every whole-word repeat of a
+    found value is found too.
+    """
+    if not findings:
+        return []
+    covered = {(f.start, f.end) for f in findings}
+    best: dict[str, Finding] = {}
+    for f in findings:
+        value = text[f.start:f.end]
+        if len(value) >= 2 and (value not in best or f.score > best[value].score):
+            best[value] = f
+    repeats: list[Finding] = []
+    for value, f in best.items():
+        start = text.find(value)
+        if start == text.rfind(value):
+            continue  # the only occurrence
+        for m in regex.finditer(rf"(?<!\w){regex.escape(value)}(?!\w)", text):
+            if (m.start(), m.end()) not in covered:
+                repeats.append(replace(f, start=m.start(), end=m.end(), explanation="repeat"))
+    return repeats
 
 
 def _to_original(view: NormalizedText, findings: list[Finding]) -> list[Finding]:

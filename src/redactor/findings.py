@@ -78,10 +78,11 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
 
     Same-type findings that overlap or touch are merged into one span. Between types,
     the winner of an overlap is the validated one, then the higher score, then the longer
-    span. The loser is dropped when the winner contains it; otherwise it is trimmed to the
-    part outside the winner, so no character any finding covered is left uncovered (a
-    redaction never leaves a fragment of either value). When ``text`` is given, trimmed
-    remainders holding no letter or digit are dropped.
+    span. The loser is dropped when the winner contains it, or when both were validated (a
+    phone number parsed across an IBAN is a mis-segmentation); otherwise it is trimmed to the
+    part outside the winner, so no letter or digit any finding covered is left uncovered
+    (a redaction never leaves a fragment of either value). When ``text`` is given, trimmed
+    remainders lose their edge spaces and punctuation, and are dropped if nothing is left.
     """
     by_type: dict[str, list[Finding]] = {}
     for f in findings:
@@ -97,12 +98,26 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
         if clash is None:
             accepted.append(f)
             continue
+        if clash.validated and f.validated:
+            continue  # two validated values cannot share characters: the weaker one is wrong
         for part in _outside(f, clash):
-            if text is None or any(c.isalnum() for c in text[part.start:part.end]):
+            if text is not None:
+                part = _strip(part, text)
+            if part is not None:
                 pending.append(part)
         pending.sort(key=_priority, reverse=True)
     accepted.sort(key=lambda f: f.start)
     return accepted
+
+
+def _strip(f: Finding, text: str) -> Finding | None:
+    """Trim a remainder to its letters and digits; None when it has none."""
+    start, end = f.start, f.end
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return None if start == end else replace(f, start=start, end=end)
 
 
 def _outside(f: Finding, winner: Finding) -> list[Finding]:

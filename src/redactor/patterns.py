@@ -105,6 +105,8 @@ class PatternRecognizer:
             return []
         if self._min_digits and scan.digit_count < self._min_digits:
             return []
+        if self._requires_context and not self._context.anywhere(scan.lower):  # type: ignore[union-attr]
+            return []
         found: list[Finding] = []
         for p in self._patterns:
             timeout = scan.deadline.remaining(self.name)

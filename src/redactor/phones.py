@@ -14,6 +14,10 @@ A candidate is 7-15 digits with the usual separators, an optional ``+``/``00`` c
 prefix, parentheses and an extension. It is parsed with the ``phonenumbers`` package
 (Google's libphonenumber metadata): valid for a region gives ``valid_score``, merely
 possible gives ``score`` (which usually needs context to pass a threshold).
+
+A bare run of digits (no ``+``, separator or parenthesis) is much more often an id or a
+timestamp than a phone number, so it counts as valid only for ``home_regions``; for the
+other regions it is at most *possible*.
 """
 
 from __future__ import annotations
@@ -31,23 +35,27 @@ from .recognizer import KINDS, Context, ScanText, boost
 
 __all__ = ["PhoneRecognizer", "PhoneRecognizerSpec"]
 
+# A run of phone characters; the numbers inside are found by _decompose.
 _CANDIDATE = regex.compile(
     r"""
-    (?<![\d+/])                              # not inside a longer number
-    (?:(?:\+|00)\d{1,3}[\s.\-]?)?            # country code
-    (?:\(\s?\d{1,5}\s?\)[\s.\-]?|\(0\)[\s.\-]?)?   # (area) or the (0) trunk hint
-    \d{1,5}(?:[\s.\-]{1,2}\d{1,6}){0,5}      # digit groups
-    (?:\s?(?:x|ext\.?|extension)\s?\d{1,6})? # extension
-    (?![\d])
+    (?<![\d+/])                                 # not inside a longer number
+    (?:(?:\+|00)(?=\d))?                        # international prefix
+    [\d(][\d().\- \t]*\d                         # digits, separators, (area)
+    (?:[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6})?  # extension
+    (?!\d|:\w|\.\d)                              # not part of an IP address or a time
     """,
     regex.VERBOSE | regex.IGNORECASE,
 )
+_MAX_PIECES = 6  # a phone number has at most this many space-separated groups
 _DIGIT = regex.compile(r"\d")
 # Dates and times share the shape of short phone numbers; they are never phones.
 _DATE_LIKE = regex.compile(
     r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
     r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:19|20)\d\d-(?:0[1-9]|1[0-2]))")
 _TIME_AFTER = regex.compile(r"[T ]?\d{1,2}:\d{2}")
+_SSN_SHAPE = regex.compile(r"\d{3}-\d{2}-\d{4}")
+_DOTTED_QUAD = regex.compile(r"\d{1,3}(?:\.\d{1,3}){3}")  # IP addresses, version numbers
+_PIECE = regex.compile(r"\S+")
 
 
 class PhoneRecognizerSpec(BaseModel):
@@ -56,6 +64,7 @@ class PhoneRecognizerSpec(BaseModel):
     kind: Literal["phone"]
     entity_type: str = "PHONE_NUMBER"
     regions: list[str] = Field(min_length=1)
+    home_regions: list[str] = ["US"]
     score: float = Field(0.4, ge=0.0, le=1.0)
     valid_score: float = Field(0.75, ge=0.0, le=1.0)
     context: list[str] = []
@@ -72,6 +81,7 @@ class PhoneRecognizer:
         self.entity_type = spec.entity_type
         self.entity_types = frozenset([spec.entity_type])
         self._regions = tuple(r.upper() for r in spec.regions)
+        self._home = tuple(r.upper() for r in spec.home_regions)
         self._score = spec.score
         self._valid_score = spec.valid_score
         self._context = Context.build(spec.context)
@@ -88,25 +98,65 @@ class PhoneRecognizer:
         except TimeoutError:
             raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
         for m in matches:
-            start, end = m.span()
-            candidate = m.group()
-            if _DATE_LIKE.fullmatch(candidate) or _TIME_AFTER.match(text, end):
-                continue
-            n_digits = len(_DIGIT.findall(candidate))
-            if not self._min_digits <= n_digits <= self._max_digits:
-                continue
-            verdict = self._check(candidate)
-            if verdict is None:
-                continue
-            score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
-            if self._context is not None and self._context.seen(text, start, end):
-                score, why = boost(score), f"{why}+context"
-            found.append(Finding(self.entity_type, start, end, score, self.name, verdict, why))
+            for start, end, verdict in self._decompose(text, m.start(), m.end()):
+                score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
+                if self._context is not None and self._context.seen(text, start, end):
+                    score, why = boost(score), f"{why}+context"
+                found.append(Finding(self.entity_type, start, end, score, self.name, verdict, why))
         return found
+
+    def _decompose(self, text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+        """Phone numbers inside one candidate span, longest first from the left.
+
+        A candidate is a whole run of phone characters (``212-555-0143 078-05-1120``
+        arrives as one span), so runs of up to six space-separated pieces are tried,
+        longest first, and a number next to another number is still found.
+        """
+        pieces = [m.span() for m in _PIECE.finditer(text, start, end)]
+        verdicts: dict[tuple[int, int], bool | None] = {}
+
+        def verdict(i: int, j: int) -> bool | None:
+            if (i, j) not in verdicts:
+                verdicts[(i, j)] = self._verdict(text, pieces[i][0], pieces[j - 1][1])
+            return verdicts[(i, j)]
+
+        def greedy(lo: int, hi: int, wanted: bool) -> list[tuple[int, int]]:
+            taken, i = [], lo
+            while i < hi:
+                j = next((j for j in range(min(hi, i + _MAX_PIECES), i, -1)
+                          if verdict(i, j) is wanted), None)
+                if j is None:
+                    i += 1
+                else:
+                    taken.append((i, j))
+                    i = j
+            return taken
+
+        # Valid numbers first, anywhere in the run; merely possible ones only in the gaps.
+        valid = greedy(0, len(pieces), True)
+        spans, gap_start = [(i, j, True) for i, j in valid], 0
+        for i, j in valid + [(len(pieces), len(pieces))]:
+            spans.extend((a, b, False) for a, b in greedy(gap_start, i, False))
+            gap_start = j
+        return sorted((pieces[i][0], pieces[j - 1][1], v) for i, j, v in spans)
+
+    def _verdict(self, text: str, start: int, end: int) -> bool | None:
+        candidate = text[start:end]
+        if not self._min_digits <= len(_DIGIT.findall(candidate)) <= self._max_digits:
+            return None
+        if (_DATE_LIKE.fullmatch(candidate) or _SSN_SHAPE.fullmatch(candidate)
+                or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end)):
+            return None
+        return self._check(candidate)
 
     def _check(self, candidate: str) -> bool | None:
         """True: valid for some region; False: only possible; None: not a phone number."""
-        regions: tuple[str | None, ...] = (None,) if candidate.startswith(("+", "00")) else self._regions
+        if candidate.startswith(("+", "00")):
+            regions: tuple[str | None, ...] = (None,)
+        elif candidate.isdigit():
+            regions = self._home
+        else:
+            regions = self._regions
         possible = False
         for region in regions:
             raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
@@ -117,7 +167,16 @@ class PhoneRecognizer:
             if phonenumbers.is_valid_number(number):
                 return True
             possible = possible or phonenumbers.is_possible_number(number)
+        if not possible and candidate.isdigit():
+            possible = any(_possible(candidate, r) for r in self._regions)
         return False if possible else None
+
+
+def _possible(candidate: str, region: str) -> bool:
+    try:
+        return bool(phonenumbers.is_possible_number(phonenumbers.parse(candidate, region)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 @KINDS.register("phone")

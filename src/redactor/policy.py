@@ -156,13 +156,12 @@ class Policy(_Model):
         override = self.roles.get(role) if role is not None else None
         if override is None:
             return self
-        entities = {k: v for k, v in self.entities.items() if k not in override.disabled}
+        data = self.model_dump(by_alias=True, exclude_unset=True)
+        entities = {k: v for k, v in data["entities"].items() if k not in override.disabled}
         for etype, settings in override.entities.items():
-            base = entities.get(etype, EntityPolicy())
-            # Attributes, not model_dump(): the update must keep OperatorSpec objects.
-            update = {k: getattr(settings, k) for k in settings.model_fields_set}
-            entities[etype] = base.model_copy(update=update)
-        return self.model_copy(update={"entities": entities, "roles": {}})
+            entities[etype] = {**entities.get(etype, {}), **settings.model_dump(exclude_unset=True)}
+        data.update(entities=entities, roles={}, name=f"{self.name}+role:{role}")
+        return Policy.model_validate(data)
 
 
 PolicySource = Union[Policy, Mapping[str, Any], str, "os.PathLike[str]", None]

@@ -7,14 +7,13 @@ declare recognizers as data; each entry's ``kind`` names a builder in :data:`KIN
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import regex
 
-from .errors import DetectionTimeout, RecognizerError
+from .errors import RecognizerError
 from .findings import Finding
 from .registry import Registry
 
@@ -28,22 +27,20 @@ _WORD = regex.compile(r"\w+")
 
 
 class Deadline:
-    """A time budget for regular expressions on one text, in seconds (monotonic clock)."""
+    """The time limit of each regular-expression search on one text, in seconds.
 
-    __slots__ = ("_end", "limit_s")
+    Every ``finditer`` of every pattern gets the full limit (the ``regex`` module's
+    ``timeout=``), so one pathological pattern is stopped without starving the others.
+    """
+
+    __slots__ = ("limit_s",)
 
     def __init__(self, limit_s: float | None) -> None:
         self.limit_s = limit_s
-        self._end = None if limit_s is None else time.monotonic() + limit_s
 
     def remaining(self, recognizer: str) -> float | None:
-        """Seconds left, for ``regex``'s ``timeout=``; raises DetectionTimeout once spent."""
-        if self._end is None:
-            return None
-        left = self._end - time.monotonic()
-        if left <= 0:
-            raise DetectionTimeout(recognizer, self.limit_s or 0.0)
-        return left
+        """Seconds allowed for the next search (``None``: no limit)."""
+        return self.limit_s
 
 
 @dataclass(slots=True)
@@ -53,6 +50,13 @@ class ScanText:
     text: str
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
     _digits: int | None = None
+    _lower: str | None = None
+
+    @property
+    def lower(self) -> str:
+        if self._lower is None:
+            self._lower = self.text.lower()
+        return self._lower
 
     @property
     def digit_count(self) -> int:
@@ -91,6 +95,10 @@ class Context:
         alternatives = "|".join(regex.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
         pattern = regex.compile(rf"(?<!\w)(?:{alternatives})")
         return cls(tuple(words), before, after, pattern)
+
+    def anywhere(self, lowered_text: str) -> bool:
+        """True when a context word occurs anywhere in the (lower-cased) text: a prefilter."""
+        return self._pattern.search(lowered_text) is not None
 
     def seen(self, text: str, start: int, end: int) -> bool:
         """True when a context word occurs near ``text[start:end]``."""

@@ -10,14 +10,17 @@ Every string value is scanned by default, all of one payload in one NER batch. F
 
 The first rule that matches a value decides; otherwise ``json.default``. Integers of 7 or
 more digits (phones, cards, SSNs written as numbers) are scanned as text when
-``json.scan_numbers`` is on and become strings when they hold PII. Keys, list lengths and
+``json.scan_numbers`` is on and become strings when they hold PII: a number counts as PII
+when its checksum says so (a Luhn-valid card number) or when its field name is context
+for the finding (``"phone": 2125550143``), so numeric ids (``"requester_id": 6012691534``)
+stay numbers. Keys, list lengths and
 every non-string value stay as they are. The walk is iterative, so deep nesting cannot
 overflow the stack.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +133,8 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
     ctx = ctx or OperationContext()
     operate = redactor.operate_entity
     counts: dict[str, int] = {}
-    scan_slots: list[tuple[Any, str | int, str, bool]] = []  # container, key, text, was_number
+    scan_slots: list[tuple[Any, str | int, str]] = []  # container, key, text
+    number_slots: list[tuple[Any, str | int, str, str]] = []  # container, key, digits, field name
 
     root: list[Any] = [None]
     stack: list[tuple[Any, Any, str | int, PathKey]] = [(value, root, 0, ())]
@@ -162,14 +166,39 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
                 parent[key] = operate(text, etype, ctx)
                 counts[etype] = counts.get(etype, 0) + 1
             continue
-        if text.strip():
-            scan_slots.append((parent, key, text, is_number))
+        if is_number:
+            field = next((k for k in reversed(path) if isinstance(k, str)), "")
+            number_slots.append((parent, key, text, field))
+        elif text.strip():
+            scan_slots.append((parent, key, text))
 
     if scan_slots:
         results = redactor.redact_many([s[2] for s in scan_slots], ctx=ctx)
-        for (parent, key, text, was_number), result in zip(scan_slots, results):
+        for (parent, key, text), result in zip(scan_slots, results):
             if result.findings and result.text != text:
                 parent[key] = result.text
-            for etype, n in result.counts().items():
-                counts[etype] = counts.get(etype, 0) + n
+            _add_counts(counts, result.findings)
+    if number_slots:
+        _redact_numbers(redactor, number_slots, ctx, counts)
     return JsonRedactionResult(root[0], counts)
+
+
+def _add_counts(counts: dict[str, int], findings: Any) -> None:
+    for f in findings:
+        counts[f.entity_type] = counts.get(f.entity_type, 0) + 1
+
+
+def _redact_numbers(redactor: Redactor, slots: list[tuple[Any, str | int, str, str]],
+                    ctx: OperationContext, counts: dict[str, int]) -> None:
+    """Scan each number after its field name (as context); keep checksum or context hits."""
+    texts = [f"{field.replace('_', ' ').replace('-', ' ')}: {digits}" for _, _, digits, field in slots]
+    for (parent, key, digits, _), text, findings in zip(slots, texts, redactor.analyze_many(texts)):
+        offset = len(text) - len(digits)
+        hits = [replace(f, start=f.start - offset, end=f.end - offset) for f in findings
+                if f.start >= offset and (f.entity_type == "CREDIT_CARD"
+                                          or "context" in (f.explanation or ""))]
+        if hits:
+            redacted = redactor.apply(digits, hits, ctx)
+            if redacted != digits:
+                parent[key] = redacted
+                _add_counts(counts, hits)

@@ -129,6 +129,18 @@ def email(value: str) -> bool:
     return 2 <= len(tld) <= 24 and tld.isalpha()
 
 
+@VALIDATORS.register("password_like")
+def password_like(value: str) -> bool:
+    """Looks like a credential rather than prose after "password:": it has a digit, a symbol
+    or mixed case, or it is a word that is rare in English (Zipf < 3, ``wordfreq``)."""
+    if any(c.isdigit() for c in value) or not value.isalnum() or (
+            not value.islower() and not value.isupper() and not value.istitle()):
+        return True
+    from wordfreq import zipf_frequency
+
+    return bool(zipf_frequency(value, "en") < 3.0)
+
+
 def _stdnum_validator(module_name: str) -> Validator:
     try:
         module = importlib.import_module(f"stdnum.{module_name}")
