@@ -62,7 +62,7 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
     finally:
         ctx.status = response.status if response is not None else 499
         _record(request.app[METRICS], ctx)
-        if not request.path.startswith(RESERVED_PREFIX):
+        if not request.path.startswith(RESERVED_PREFIX) and access_log.isEnabledFor(logging.INFO):
             access_log.info("request", extra={"fields": ctx.log_fields()})
 
 

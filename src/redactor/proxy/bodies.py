@@ -345,8 +345,8 @@ def _sse_data(redactor: Redactor, payload: str) -> tuple[list[str], Counts]:
         except RedactionFailed:
             pass
         else:
-            result = redactor.redact_json(value)
-            return [_json_dumps(result.value, stdlib).decode("utf-8")], dict(result.counts)
+            redacted = redactor.redact_json(value)
+            return [_json_dumps(redacted.value, stdlib).decode("utf-8")], dict(redacted.counts)
     result = redactor.redact(payload)
     return result.text.split("\n"), result.counts()
 

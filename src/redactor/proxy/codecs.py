@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
-import brotli
+import brotli  # type: ignore[import-untyped]
 
 from .errors import BodyDecodeError, BodyTooLarge
 
@@ -139,7 +139,7 @@ def _decode_one(data: bytes, encoding: str, limit: int) -> bytes:
                 raise BodyTooLarge("decoded body exceeds max_body_bytes")
             if not d.is_finished():
                 raise BodyDecodeError("compressed body is truncated")
-            return out
+            return bytes(out)
     except (zlib.error, brotli.error):
         raise BodyDecodeError(f"cannot decode Content-Encoding {encoding}") from None
     raise BodyDecodeError(f"unsupported Content-Encoding {encoding}")
@@ -188,7 +188,7 @@ class StreamDecoder:
             if self._zlib is not None:
                 return self._zlib.decompress(chunk)
             if self._br is not None:
-                return self._br.process(chunk)
+                return bytes(self._br.process(chunk))
         except (zlib.error, brotli.error):
             raise BodyDecodeError(f"cannot decode Content-Encoding {self._coding}") from None
         return chunk
@@ -245,7 +245,7 @@ def encode_body(data: bytes, encoding: str | None) -> bytes:
     if encoding is None:
         return data
     if encoding == "br":
-        return brotli.compress(data, quality=4)
+        return bytes(brotli.compress(data, quality=4))
     if encoding == "gzip":
         c = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         return c.compress(data) + c.flush()

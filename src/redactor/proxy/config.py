@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from yarl import URL
 
@@ -164,6 +164,7 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
     """
     env = os.environ if env is None else env
     file = file or env.get(_ENV_PREFIX + "CONFIG") or None
+    where = file or "<config>"
     data: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if file:
@@ -183,9 +184,9 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
         return ProxyConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
-        source = sources.get(str(err["loc"][0]) if err["loc"] else "", file or "<config>")
+        bad = ".".join(str(p) for p in err["loc"]) or None
+        source = sources.get(str(err["loc"][0]) if err["loc"] else "", where)
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         if err["type"] == "missing":
-            message = "is required (flag, REDACTOR_" + (key or "").upper() + " or config file)"
-        raise ConfigError(message, source=source, key=key) from None
+            message = "is required (flag, REDACTOR_" + (bad or "").upper() + " or config file)"
+        raise ConfigError(message, source=source, key=bad) from None

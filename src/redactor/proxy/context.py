@@ -51,6 +51,10 @@ def new_request_id(incoming: str | None = None) -> str:
     return uuid.uuid4().hex
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
 @dataclass(slots=True)
 class RequestContext:
     """What the proxy knows about one request; safe to log through :meth:`log_fields`."""
@@ -83,12 +87,11 @@ class RequestContext:
 
     def log_fields(self) -> dict[str, Any]:
         """The structured log record: ids, route template, status, timings in ms, counts."""
-        ms = lambda s: None if s is None else round(s * 1000, 3)  # noqa: E731
         return {
             "request_id": self.request_id, "method": self.method, "route": self.route,
             "status": self.status, "kind": self.kind, "agent_id": self.agent_id,
-            "role": self.role, "total_ms": ms(time.perf_counter() - self.started),
-            "upstream_ms": ms(self.upstream_s), "redaction_ms": ms(self.redaction_s),
+            "role": self.role, "total_ms": _ms(time.perf_counter() - self.started),
+            "upstream_ms": _ms(self.upstream_s), "redaction_ms": _ms(self.redaction_s),
             "counts": dict(sorted(self.counts.items())), "cache_hit": self.cache_hit,
             "fail_reason": self.fail_reason, "bytes_upstream": self.bytes_upstream,
             "bytes_client": self.bytes_client,

@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-import mimetypes
 import fnmatch
+import mimetypes
 from typing import Iterable, Mapping
 
 from multidict import CIMultiDict
@@ -44,7 +44,9 @@ def range_allowed(path: str, passthrough_types: Iterable[str]) -> bool:
     media (``/files/a.png`` with ``image/*`` allowed). Everything else may be redactable,
     and a partial JSON or HTML body cannot be redacted."""
     guessed, _ = mimetypes.guess_type(path)
-    return bool(guessed) and any(fnmatch.fnmatchcase(guessed, p.lower()) for p in passthrough_types)
+    if guessed is None:
+        return False
+    return any(fnmatch.fnmatchcase(guessed, p.lower()) for p in passthrough_types)
 
 
 def upstream_headers(headers: Mapping[str, str], *, peer: str | None, scheme: str, host: str,
