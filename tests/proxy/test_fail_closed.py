@@ -156,3 +156,16 @@ async def test_fail_closed_metric_counts(make_proxy):
     await client.get("/malformed.json", headers=AGENT)
     text = await (await client.get("/_redactor/metrics")).text()
     assert 'redactor_proxy_fail_closed_total{reason="redaction_failed"} 1.0' in text
+
+
+async def test_worker_killed_while_idle_is_replaced_without_failing(make_proxy, patterns_pool):
+    import os
+    import signal
+    await _wait_alive(patterns_pool, 1)
+    client = await make_proxy(pool=patterns_pool, inline_max_bytes=0)
+    os.kill(patterns_pool.pids()[0], signal.SIGKILL)
+    await asyncio.sleep(0.2)
+    resp = await client.get("/api/v2/users.json", headers=AGENT)
+    assert resp.status == 200  # waited for the replacement instead of failing
+    assert b"<EMAIL_ADDRESS>" in await resp.read()
+    await _wait_alive(patterns_pool, 1)

@@ -171,6 +171,33 @@ async def test_hooks_see_context_and_can_refuse(make_proxy):
     assert (await client.get("/api/v2/tickets/666.json", headers=AGENT)).status == 403
 
 
+async def test_blocked_request_is_logged_with_its_status(make_proxy, log_lines):
+    import json
+    from redactor.proxy import REQUEST_HOOKS
+    client = await make_proxy()
+
+    async def block(ctx, request):
+        raise web.HTTPForbidden()
+    client.server.app[REQUEST_HOOKS].append(block)
+    resp = await client.get("/api/v2/tickets/1.json", headers=AGENT)
+    assert resp.status == 403 and "X-Request-Id" in resp.headers
+    access = [json.loads(x) for x in log_lines if '"redactor.proxy.access"' in x]
+    assert access[-1]["status"] == 403 and access[-1]["route"] == "/api/v2/tickets/{id}"
+
+
+async def test_json_in_another_charset_is_sent_as_utf8(make_proxy, aiohttp_server):
+    async def latin(request):
+        body = '{"note": "caf\u00e9 for maria.gonzalez@example.com"}'.encode("latin-1")
+        return web.Response(body=body, headers={"Content-Type": "application/json; charset=iso-8859-1"})
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", latin)
+    server = await aiohttp_server(app)
+    client = await make_proxy(upstream_url=str(server.make_url("/")))
+    resp = await client.get("/x", headers=AGENT)
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert await resp.read() == '{"note":"caf\u00e9 for <EMAIL_ADDRESS>"}'.encode("utf-8")
+
+
 async def test_failing_response_hook_fails_closed(make_proxy):
     from redactor.proxy import RESPONSE_HOOKS
     client = await make_proxy()

@@ -56,11 +56,16 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
         ctx.ticket_id = match.group(1) if match else None
     request[CONTEXT] = ctx
     response: web.StreamResponse | None = None
+    status = 499  # the client went away before an answer
     try:
         response = await handler(request)
+        status = response.status
         return response
+    except web.HTTPException as exc:  # raised by a hook (e.g. a 403 block)
+        status = exc.status
+        raise
     finally:
-        ctx.status = response.status if response is not None else 499
+        ctx.status = status
         _record(request.app[METRICS], ctx)
         if not request.path.startswith(RESERVED_PREFIX) and access_log.isEnabledFor(logging.INFO):
             access_log.info("request", extra={"fields": ctx.log_fields()})

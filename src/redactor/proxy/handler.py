@@ -25,7 +25,7 @@ from aiohttp import web
 from yarl import URL
 
 from .codecs import BodyKind, Classification, StreamDecoder, choose_encoding, classify, \
-    decode_body, encode_body, parse_encodings
+    decode_body, encode_body, parse_content_type, parse_encodings
 from .context import RedactedResponse, RequestContext
 from .errors import BodyTooLarge, FailClosed, RedactionFailed
 from .forwarding import client_headers, range_allowed, upstream_headers, upstream_target
@@ -170,6 +170,9 @@ async def _buffered(request: web.Request, ctx: RequestContext, upstream: aiohttp
     data = decode_body(raw, coding, limit=config.max_body_bytes)
     assert cls.kind is not None
     result = await app[RUNNER].run(Job(cls.kind, ctx.role, data=data, charset=cls.charset), ctx)
+    if cls.kind is BodyKind.JSON and cls.charset not in ("utf-8", "utf8"):  # JSON is written as UTF-8
+        media, _ = parse_content_type(upstream.headers.get("Content-Type"))
+        headers["Content-Type"] = f"{media}; charset=utf-8"
     ctx.add_counts(result.counts)
     for hook in app[RESPONSE_HOOKS]:
         await hook(ctx, RedactedResponse(upstream.status, cls.kind,

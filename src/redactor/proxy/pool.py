@@ -272,15 +272,25 @@ class WorkerPool:
 
     # -- jobs ----------------------------------------------------------------------------------
 
+    def _idle_worker(self, wait_s: float) -> _Worker:
+        """An idle, live worker; one that died while idle is replaced, not handed out."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            if self._closed:
+                raise PoolClosed("the worker pool is closed")
+            try:
+                worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise Overloaded(f"no redaction worker free within {wait_s:g} s") from None
+            if worker is None:
+                raise PoolClosed("the worker pool is closed")
+            if worker.process.is_alive():
+                return worker
+            log.warning("redaction worker %d died while idle; replacing it", worker.process.pid)
+            self._replace(worker)
+
     def _call(self, job: Job, timeout_s: float, wait_s: float) -> JobResult:
-        if self._closed:
-            raise PoolClosed("the worker pool is closed")
-        try:
-            worker = self._idle.get(timeout=wait_s)
-        except queue.Empty:
-            raise Overloaded(f"no redaction worker free within {wait_s:g} s") from None
-        if worker is None:
-            raise PoolClosed("the worker pool is closed")
+        worker = self._idle_worker(wait_s)
         healthy = False
         try:
             worker.conn.send(job)
