@@ -49,14 +49,23 @@ async def test_request_headers_forwarded_and_cleaned(make_proxy, upstream):
 
 async def test_range_kept_for_passthrough_media(make_proxy, upstream):
     client = await make_proxy()
-    await client.get("/echo/logo.png", headers={**AGENT, "Range": "bytes=0-10"})
-    # /echo/logo.png is not routed by the fake CRM: use the recorded request of /echo
-    resp = await client.get("/echo", headers={**AGENT, "Range": "bytes=0-10"})
+    resp = await client.get("/echo/logo.png", headers={**AGENT, "Range": "bytes=0-10"})
     assert resp.status == 200
+    assert ("Range", "bytes=0-10") in last_request(upstream)["headers"]
+    await client.get("/echo/ticket.json", headers={**AGENT, "Range": "bytes=0-10"})
     assert "range" not in {k.lower() for k, _ in last_request(upstream)["headers"]}
     from redactor.proxy.forwarding import range_allowed
     assert range_allowed("/attachments/logo.png", ["image/*"])
     assert not range_allowed("/api/v2/tickets/1.json", ["image/*"])
+
+
+async def test_upstream_connections_are_kept_alive(make_proxy, upstream):
+    client = await make_proxy()
+    peers = set()
+    for _ in range(3):
+        await client.get("/echo", headers=AGENT)
+        peers.add(tuple(last_request(upstream)["peer"]))
+    assert len(peers) == 1  # one pooled connection reused
 
 
 async def test_incoming_request_id_kept(make_proxy, upstream):

@@ -1,8 +1,9 @@
 """Redaction off the event loop: a pool of worker processes, each with the policy loaded once.
 
-Each worker is a ``spawn``-ed process that builds a :class:`~.bodies.RedactorSet` (so the
-spaCy pipeline loads once per process), says ``ready`` with its policy hash, then answers
-jobs over a pipe. The event loop hands a job to a helper thread, which waits for an idle
+Workers are forked from a ``forkserver`` that loaded the policy's engine once
+(:mod:`._preload`: spaCy, the packs, a warm-up), so a worker, or its replacement after a
+crash, starts in milliseconds and shares the model's memory copy-on-write. Each worker
+says ``ready`` with its policy hash, then answers jobs over a pipe. The event loop hands a job to a helper thread, which waits for an idle
 worker, sends the job and waits for the answer:
 
 * a worker that dies mid-job gives :class:`WorkerCrashed`; one that runs past
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+import orjson
+
 from ..errors import DetectionTimeout
 from ..policy import Policy, load_policy
 from .bodies import Counts, RedactorSet, redact_body, redact_units
@@ -40,6 +43,7 @@ __all__ = ["Job", "JobResult", "WorkerPool", "run_job"]
 log = logging.getLogger(__name__)
 
 # Fault markers, honoured only by pools built with ``fault_markers=True`` (tests).
+_PRELOAD_ENV = "REDACTOR_PROXY_PRELOAD"
 CRASH_MARKER = b"__redactor_test_crash__"
 HANG_MARKER = b"__redactor_test_hang__"
 
@@ -90,14 +94,18 @@ def _check_faults(job: Job) -> None:
 
 
 def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: bool) -> None:
-    """Entry point of a worker process."""
+    """Entry point of a worker process (forked from the pool's fork server)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")  # one core per worker: the pool is the parallelism
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     try:
+        from . import _preload
+
         policy = load_policy(policy_data)
-        redactors = RedactorSet(policy)
-        redactors.for_role(None).redact("Warm up the pipeline, Dana.")
+        redactors = _preload.PRELOADED
+        if redactors is None or redactors.policy.hash != policy.hash:
+            redactors = RedactorSet(policy)
+            redactors.for_role(None).redact(_preload.WARM_UP)
     except Exception as exc:  # reported to the parent, which fails its start
         conn.send(("failed", type(exc).__name__, str(exc)))
         return
@@ -119,6 +127,24 @@ def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: b
             conn.send(("error", "redaction_failed", str(exc)))
         except Exception as exc:  # never the message: it might quote input
             conn.send(("error", "redaction_failed", type(exc).__name__))
+
+
+_preload_lock = threading.Lock()
+
+
+def _context(policy: Policy) -> Any:
+    """The ``forkserver`` context, its server told (once per process) to preload ``policy``.
+
+    The server is shared by every pool of the process and starts with the first worker;
+    pools with another policy load their own engine in each worker (slower, still correct).
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    with _preload_lock:
+        if _PRELOAD_ENV not in os.environ and not getattr(_context, "configured", False):
+            os.environ[_PRELOAD_ENV] = orjson.dumps(policy.model_dump(mode="json", by_alias=True)).decode()
+            ctx.set_forkserver_preload(["redactor.proxy._preload"])
+            _context.configured = True  # type: ignore[attr-defined]
+    return ctx
 
 
 class _Worker:
@@ -154,7 +180,7 @@ class WorkerPool:
         self.size = workers
         self._start_timeout_s = start_timeout_s
         self._fault_markers = fault_markers
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = _context(policy)
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -181,7 +207,7 @@ class WorkerPool:
             msg = parent.recv()
         except EOFError:
             worker.kill()
-            raise ProxyError("redaction worker exited while starting") from None
+            raise ProxyError(f"redaction worker exited while starting (exit code {process.exitcode})") from None
         if msg[0] != "ready":
             worker.kill()
             raise ProxyError(f"redaction worker failed to start: {msg[1]}: {msg[2]}")
@@ -191,12 +217,16 @@ class WorkerPool:
         return worker
 
     def start(self) -> None:
-        """Start every worker in parallel and wait until all are ready.
+        """Start every worker and wait until all are ready (seconds: the fork server loads
+        the engine once, then each worker is a fork of it).
 
         Raises:
             ProxyError: a worker failed to load the policy or model, or took too long.
         """
-        futures = [self._threads.submit(self._spawn) for _ in range(self.size)]
+        first = self._threads.submit(self._spawn)  # starts the fork server, which preloads
+        first.exception()
+        os.environ.pop(_PRELOAD_ENV, None)  # only the fork server needed it
+        futures = [first] + [self._threads.submit(self._spawn) for _ in range(self.size - 1)]
         workers, errors = [], []
         for f in futures:
             try:
