@@ -44,6 +44,13 @@ HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", 
        "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,9 +111,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def start_redactor(upstream: str, policy: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_redactor(upstream: str, policy: Path, workers: int, inline_max_bytes: int | None = None
+                   ) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDACTOR_")}
+    if inline_max_bytes is not None:
+        env["REDACTOR_INLINE_MAX_BYTES"] = str(inline_max_bytes)
     started = time.perf_counter()
     proc = subprocess.Popen([PY, "-m", "redactor.cli", "proxy", "--upstream", upstream,
                              "--listen", f"127.0.0.1:{port}", "--policy", str(policy),
@@ -171,7 +181,7 @@ def policy_files(tmp: Path) -> dict[str, Path]:
 def row(name: str, conc: int, cell: Cell, direct: dict[int, Cell], bare: dict[int, Cell]) -> str:
     added = cell.p50 - direct[conc].p50
     pct = 100 * cell.rps / bare[conc].rps
-    return (f"| {name:<34} | {conc:>3} | {cell.rps:>8.0f} | {cell.p50:>7.2f} | {cell.p99:>7.2f} | "
+    return (f"| {name:<40} | {conc:>3} | {cell.rps:>8.0f} | {cell.p50:>7.2f} | {cell.p99:>7.2f} | "
             f"{added:>+8.2f} | {pct:>6.0f}% | {cell.errors:>4} |")
 
 
@@ -185,6 +195,7 @@ def main() -> int:
         serve_bare(int(args.serve_bare[0]), args.serve_bare[1])
         return 0
     seconds = 2.0 if args.quick else args.seconds
+    load_before = _loadavg()
     procs: list[subprocess.Popen[bytes]] = []
     lines: list[str] = []
     results: dict[str, Cell] = {}
@@ -205,16 +216,19 @@ def main() -> int:
         tmp = Path(tempfile.mkdtemp(prefix="proxy_load_"))
         policies = policy_files(tmp)
         startups = {}
-        plan = [("patterns", 1, (1, 16), True), ("ner", 1, (1, 16), True), ("ner", 2, (1, 16), False)]
-        for kind, workers, concs, cache_rows in plan:
-            proc, url, startup = start_redactor(upstream, policies[kind], workers)
-            startups[f"{kind}, {workers} worker(s)"] = startup
-            procs.append(proc)
+        # (policy, workers, inline_max_bytes, concurrencies, cache-hit rows too)
+        plan = [("patterns", 1, None, (1, 16), True), ("patterns", 2, 0, (16,), False),
+                ("ner", 1, None, (1, 16), True), ("ner", 2, None, (1, 16), False)]
+        for kind, workers, inline, concs, cache_rows in plan:
+            proc, url, startup = start_redactor(upstream, policies[kind], workers, inline)
             label = "patterns-only" if kind == "patterns" else "NER"
+            where = ", in workers" if inline == 0 else ""
+            startups[f"{label}, {workers} worker(s){where}"] = startup
+            procs.append(proc)
             for c in concs:
                 cell = asyncio.run(load(url, c, seconds * (2 if kind == "ner" else 1), vary=True))
-                results[f"{kind}-{workers}-{c}"] = cell
-                lines.append(row(f"redactor {label}, {workers} worker(s)", c, cell, direct, bare))
+                results[f"{kind}-{workers}{'-pool' if inline == 0 else ''}-{c}"] = cell
+                lines.append(row(f"redactor {label}, {workers} worker(s){where}", c, cell, direct, bare))
             if cache_rows:
                 for c in concs:
                     cell = asyncio.run(load(url, c, seconds, vary=False))
@@ -226,9 +240,10 @@ def main() -> int:
         for p in procs:
             stop(p)
     print(f"proxy_load: ~4 KB ticket JSON, {seconds:g} s per cell ({seconds * 2:g} s for NER), "
-          f"{os.cpu_count()} CPUs, loopback; ms = milliseconds")
-    print("| path                               |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | errs |")
-    print("|------------------------------------|-----|----------|---------|---------|-----------|--------|------|")
+          f"{os.cpu_count()} CPUs, loopback; ms = milliseconds; load average before/after: "
+          f"{load_before} / {_loadavg()}")
+    print("| path                                     |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | errs |")
+    print("|------------------------------------------|-----|----------|---------|---------|-----------|--------|------|")
     for line in lines:
         print(line)
     print()

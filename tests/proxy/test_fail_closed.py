@@ -48,6 +48,12 @@ async def test_gzip_bomb(make_proxy):
     await assert_withheld(await client.get("/bomb.json", headers=AGENT), 502)
 
 
+async def test_truncated_gzip(make_proxy):
+    client = await make_proxy()
+    doc = await assert_withheld(await client.get("/truncated.json", headers=AGENT), 502)
+    assert doc["error"] == "response withheld: body could not be decoded"
+
+
 async def test_too_deep_to_write(make_proxy):
     client = await make_proxy()
     await assert_withheld(await client.get("/deep.json?depth=3000", headers=AGENT), 502)
