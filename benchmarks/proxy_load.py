@@ -51,6 +51,30 @@ def _loadavg() -> str:
         return "n/a"
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and every live descendant (workers, fork server)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        p = frontier.pop()
+        for child, parent in parents.items():
+            if parent == p and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -135,6 +159,17 @@ class Cell:
     p50: float
     p99: float
     errors: int
+    requests: int = 0
+    cpu_ms: float | None = None  # CPU ms per request of the measured server's process tree
+
+
+def measured(pid: int | None, base: str, concurrency: int, seconds: float, *, vary: bool) -> Cell:
+    before = tree_cpu_s(pid) if pid else 0.0
+    cell = asyncio.run(load(base, concurrency, seconds, vary=vary))
+    if pid and cell.requests:
+        # includes the warm-up requests' share: (warm-up + measured) requests over both phases
+        cell.cpu_ms = 1000 * (tree_cpu_s(pid) - before) / cell.requests
+    return cell
 
 
 async def load(base: str, concurrency: int, seconds: float, *, vary: bool, warmup: float = 1.0) -> Cell:
@@ -142,10 +177,11 @@ async def load(base: str, concurrency: int, seconds: float, *, vary: bool, warmu
     counter = iter(range(10**9))
     latencies: list[float] = []
     errors = 0
+    total = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         async def client(until: float, record: bool) -> None:
-            nonlocal errors
+            nonlocal errors, total
             while True:
                 now = time.perf_counter()
                 if now >= until:
@@ -154,6 +190,7 @@ async def load(base: str, concurrency: int, seconds: float, *, vary: bool, warmu
                 async with session.get(f"{base}/api/v2/tickets/{ticket}.json", headers=headers) as r:
                     await r.read()
                     ok = r.status == 200
+                total += 1
                 if record:
                     latencies.append(time.perf_counter() - now)
                     errors += not ok
@@ -164,7 +201,7 @@ async def load(base: str, concurrency: int, seconds: float, *, vary: bool, warmu
     latencies.sort()
     ms = [x * 1000 for x in latencies]
     return Cell(len(ms) / elapsed, statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))],
-                errors)
+                errors, total)
 
 
 def policy_files(tmp: Path) -> dict[str, Path]:
@@ -181,8 +218,9 @@ def policy_files(tmp: Path) -> dict[str, Path]:
 def row(name: str, conc: int, cell: Cell, direct: dict[int, Cell], bare: dict[int, Cell]) -> str:
     added = cell.p50 - direct[conc].p50
     pct = 100 * cell.rps / bare[conc].rps
+    cpu = f"{cell.cpu_ms:>7.2f}" if cell.cpu_ms is not None else "      -"
     return (f"| {name:<40} | {conc:>3} | {cell.rps:>8.0f} | {cell.p50:>7.2f} | {cell.p99:>7.2f} | "
-            f"{added:>+8.2f} | {pct:>6.0f}% | {cell.errors:>4} |")
+            f"{added:>+8.2f} | {pct:>6.0f}% | {cpu} | {cell.errors:>4} |")
 
 
 def main() -> int:
@@ -202,13 +240,15 @@ def main() -> int:
     try:
         up_port, bare_port = free_port(), free_port()
         upstream = f"http://127.0.0.1:{up_port}"
-        procs.append(start([PY, str(ROOT / "tests/fixtures/fake_crm.py"), "--port", str(up_port)]))
+        up = start([PY, str(ROOT / "tests/fixtures/fake_crm.py"), "--port", str(up_port)])
+        procs.append(up)
         wait_http(upstream + "/api/v2/users.json")
-        procs.append(start([PY, __file__, "--serve-bare", str(bare_port), upstream]))
+        bare_proc = start([PY, __file__, "--serve-bare", str(bare_port), upstream])
+        procs.append(bare_proc)
         wait_http(f"http://127.0.0.1:{bare_port}/api/v2/users.json")
         bare_url = f"http://127.0.0.1:{bare_port}"
-        direct = {c: asyncio.run(load(upstream, c, seconds, vary=True)) for c in (1, 16)}
-        bare = {c: asyncio.run(load(bare_url, c, seconds, vary=True)) for c in (1, 16)}
+        direct = {c: measured(up.pid, upstream, c, seconds, vary=True) for c in (1, 16)}
+        bare = {c: measured(bare_proc.pid, bare_url, c, seconds, vary=True) for c in (1, 16)}
         for c in (1, 16):
             lines.append(row("direct (fake CRM)", c, direct[c], direct, bare))
         for c in (1, 16):
@@ -226,12 +266,12 @@ def main() -> int:
             startups[f"{label}, {workers} worker(s){where}"] = startup
             procs.append(proc)
             for c in concs:
-                cell = asyncio.run(load(url, c, seconds * (2 if kind == "ner" else 1), vary=True))
+                cell = measured(proc.pid, url, c, seconds * (2 if kind == "ner" else 1), vary=True)
                 results[f"{kind}-{workers}{'-pool' if inline == 0 else ''}-{c}"] = cell
                 lines.append(row(f"redactor {label}, {workers} worker(s){where}", c, cell, direct, bare))
             if cache_rows:
                 for c in concs:
-                    cell = asyncio.run(load(url, c, seconds, vary=False))
+                    cell = measured(proc.pid, url, c, seconds, vary=False)
                     results[f"{kind}-{workers}-{c}-hit"] = cell
                     lines.append(row(f"redactor {label}, {workers}w, cache hit", c, cell, direct, bare))
             stop(proc)
@@ -242,11 +282,13 @@ def main() -> int:
     print(f"proxy_load: ~4 KB ticket JSON, {seconds:g} s per cell ({seconds * 2:g} s for NER), "
           f"{os.cpu_count()} CPUs, loopback; ms = milliseconds; load average before/after: "
           f"{load_before} / {_loadavg()}")
-    print("| path                                     |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | errs |")
-    print("|------------------------------------------|-----|----------|---------|---------|-----------|--------|------|")
+    print("| path                                     |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | CPU ms  | errs |")
+    print("|------------------------------------------|-----|----------|---------|---------|-----------|--------|---------|------|")
     for line in lines:
         print(line)
     print()
+    print("CPU ms: CPU time per request of the server's processes (proxy + fork server + workers;\n"
+          "for `direct`, the fake CRM); it does not depend on what else the machine runs.")
     for name, s in startups.items():
         print(f"startup to healthy ({name}): {s:.2f} s")
     p16, p1 = results["patterns-1-16"], results["patterns-1-1"]

@@ -224,3 +224,30 @@ async def test_reserved_paths_not_forwarded(make_proxy, upstream):
     resp = await client.get("/_redactor/nope")
     assert resp.status == 404
     assert last_request(upstream) == {}
+
+
+async def test_head_and_no_content(make_proxy, aiohttp_server):
+    async def nothing(request):
+        return web.Response(status=204, headers={"ETag": '"v1"', "Content-Type": "application/json"})
+
+    async def not_modified(request):
+        return web.Response(status=304, headers={"ETag": '"v1"'})
+    app = web.Application()
+    app.router.add_route("*", "/empty", nothing)
+    app.router.add_get("/cached", not_modified)
+    server = await aiohttp_server(app)
+    client = await make_proxy(upstream_url=str(server.make_url("/")))
+    resp = await client.delete("/empty", headers=AGENT)
+    assert resp.status == 204 and await resp.read() == b""
+    assert "ETag" not in resp.headers  # a JSON resource: its validators describe unredacted bytes
+    resp = await client.get("/cached", headers={**AGENT, "If-None-Match": '"v1"'})
+    assert resp.status == 304 and await resp.read() == b""
+
+
+async def test_head_request(make_proxy):
+    client = await make_proxy()
+    resp = await client.head("/api/v2/tickets/1001.json", headers=AGENT)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "ETag" not in resp.headers
+    assert await resp.read() == b""

@@ -201,9 +201,23 @@ async def _pass_through(request: web.Request, ctx: RequestContext, upstream: aio
             headers[name] = upstream.headers[name]
     response = web.StreamResponse(status=upstream.status, headers=headers)
     await response.prepare(request)
-    async for chunk in upstream.content.iter_chunked(_CHUNK):
-        ctx.bytes_upstream += len(chunk)
-        await response.write(chunk)
+    idle_s = request.app[CONFIG].upstream_timeout_s
+    try:
+        while True:
+            async with asyncio.timeout(idle_s):  # an upstream that stalls mid-body is cut
+                chunk = await upstream.content.readany()
+            if not chunk:
+                break
+            ctx.bytes_upstream += len(chunk)
+            await response.write(chunk)
+    except ConnectionResetError:  # the client went away
+        ctx.fail_reason = "client_disconnected"
+        return response
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        ctx.fail_reason = "upstream_body_error"
+        if request.transport is not None:
+            request.transport.close()
+        return response
     ctx.bytes_client = ctx.bytes_upstream
     await response.write_eof()
     return response
@@ -256,6 +270,9 @@ async def _stream_units(request: web.Request, ctx: RequestContext, upstream: aio
         decoder.finish()
         if buffer.strip():
             await emit([buffer.rstrip(b"\r\n")])
+    except ConnectionResetError:  # the client went away
+        ctx.fail_reason = "client_disconnected"
+        return response
     except (aiohttp.ClientError, OSError) as exc:
         if first:
             raise UpstreamFailed(502, "upstream_body_error", "upstream stream was cut off") from exc
