@@ -72,11 +72,11 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
 
 
 def _record(metrics: ProxyMetrics, ctx: RequestContext) -> None:
-    metrics.requests.labels(str(ctx.status), ctx.kind or "none").inc()
+    metrics.request(str(ctx.status), ctx.kind or "none").inc()
     for etype, n in ctx.counts.items():
-        metrics.findings.labels(etype).inc(n)
-    metrics.body_bytes.labels("upstream").inc(ctx.bytes_upstream)
-    metrics.body_bytes.labels("client").inc(ctx.bytes_client)
+        metrics.finding(etype).inc(n)
+    metrics.bytes_upstream.inc(ctx.bytes_upstream)
+    metrics.bytes_client.inc(ctx.bytes_client)
 
 
 @web.middleware

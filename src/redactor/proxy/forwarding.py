@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import fnmatch
 import mimetypes
+import posixpath
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from multidict import CIMultiDict
@@ -30,20 +32,33 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 # Headers that describe the upstream's bytes, and so are wrong for a redacted body.
 _REPRESENTATION = frozenset({"etag", "content-md5", "digest", "content-digest", "repr-digest",
                              "accept-ranges", "content-range"})
+_PLAIN_DROP = frozenset({"content-length", "content-encoding"})
+_REDACTED_DROP = _PLAIN_DROP | _REPRESENTATION
 
 
-def strip_hop_by_hop(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> CIMultiDict[str]:
-    """A copy of ``headers`` without hop-by-hop headers (and those named in Connection)."""
+def strip_hop_by_hop(headers: Mapping[str, str] | Iterable[tuple[str, str]],
+                     drop: frozenset[str] = frozenset()) -> CIMultiDict[str]:
+    """A copy of ``headers`` without hop-by-hop headers, those named in Connection, and
+    ``drop`` (lower-case names)."""
     items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-    named = {t.strip().lower() for k, v in items if k.lower() == "connection" for t in v.split(",")}
-    return CIMultiDict((k, v) for k, v in items if k.lower() not in HOP_BY_HOP and k.lower() not in named)
+    lowered = [(k.lower(), k, v) for k, v in items]
+    skip = HOP_BY_HOP | drop
+    for name, _, value in lowered:
+        if name == "connection":
+            skip = skip | {t.strip().lower() for t in value.split(",")}
+    return CIMultiDict([(k, v) for name, k, v in lowered if name not in skip])
 
 
 def range_allowed(path: str, passthrough_types: Iterable[str]) -> bool:
     """Whether a Range request may go upstream: only for paths that look like pass-through
     media (``/files/a.png`` with ``image/*`` allowed). Everything else may be redactable,
     and a partial JSON or HTML body cannot be redacted."""
-    guessed, _ = mimetypes.guess_type(path)
+    return _extension_allowed(posixpath.splitext(path)[1].lower(), tuple(passthrough_types))
+
+
+@lru_cache(maxsize=1024)
+def _extension_allowed(extension: str, passthrough_types: tuple[str, ...]) -> bool:
+    guessed, _ = mimetypes.guess_type("x" + extension)
     if guessed is None:
         return False
     return any(fnmatch.fnmatchcase(guessed, p.lower()) for p in passthrough_types)
@@ -53,12 +68,11 @@ def upstream_headers(headers: Mapping[str, str], *, peer: str | None, scheme: st
                      request_id: str, request_id_header: str, drop: Iterable[str] = (),
                      strip_range: bool = True) -> CIMultiDict[str]:
     """Headers for the upstream request, from the client's ``headers``."""
-    out = strip_hop_by_hop(headers.items())
-    for name in ("host", "content-length", "accept-encoding", request_id_header, *drop):
-        out.popall(name, None)
+    dropped = {"host", "content-length", "accept-encoding", request_id_header.lower(),
+               *(d.lower() for d in drop)}
     if strip_range:
-        out.popall("range", None)
-        out.popall("if-range", None)
+        dropped |= {"range", "if-range"}
+    out = strip_hop_by_hop(headers.items(), frozenset(dropped))
     forwarded_for = headers.get("X-Forwarded-For")
     if peer:
         out["X-Forwarded-For"] = f"{forwarded_for}, {peer}" if forwarded_for else peer
@@ -103,12 +117,7 @@ def rewrite_location(value: str, *, upstream: URL, proxy_origin: URL) -> str:
 def client_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, redacted: bool,
                    upstream: URL, proxy_origin: URL) -> CIMultiDict[str]:
     """Headers for the client, from the upstream response's ``headers``."""
-    out = strip_hop_by_hop(headers)
-    out.popall("content-length", None)
-    out.popall("content-encoding", None)
-    if redacted:
-        for name in _REPRESENTATION:
-            out.popall(name, None)
+    out = strip_hop_by_hop(headers, _REDACTED_DROP if redacted else _PLAIN_DROP)
     for name in ("location", "content-location"):
         values = out.popall(name, None)
         for v in values or ():

@@ -47,5 +47,24 @@ class ProxyMetrics:
         self.worker_restarts = Gauge(p + "worker_restarts_total",
                                      "Worker processes replaced since start", registry=r)
 
+        self._children: dict[tuple[str, ...], object] = {}
+        self.bytes_upstream = self.body_bytes.labels("upstream")
+        self.bytes_client = self.body_bytes.labels("client")
+
+    def request(self, status: str, kind: str) -> Counter:
+        """The ``requests_total`` child for (status, kind), cached (``labels()`` is slow)."""
+        key = ("r", status, kind)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.requests.labels(status, kind)
+        return child  # type: ignore[return-value]
+
+    def finding(self, entity_type: str) -> Counter:
+        key = ("f", entity_type)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.findings.labels(entity_type)
+        return child  # type: ignore[return-value]
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
