@@ -6,36 +6,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proxy_helpers import PLANTED, zendesk_policy  # noqa: E402
 
 import fake_crm  # noqa: E402
 
-from redactor import Policy, load_policy  # noqa: E402
+from redactor import Policy  # noqa: E402
 from redactor.proxy import WorkerPool, create_app, load_config  # noqa: E402
 from redactor.proxy.logs import JsonFormatter  # noqa: E402
-
-ZENDESK_POLICY = ROOT / "proxy" / "zendesk.yaml"
-
-# Values planted in the fixtures; none may ever appear in a log line.
-PLANTED = ("maria.gonzalez@example.com", "4111 1111 1111 1111", "4111111111111111", "219-09-9999",
-           "415-555-0132", "Maria Gonzalez", "tom.becker@example.net", "Becker, Tom")
-
-
-def zendesk_policy(base: str = "patterns_only", **changes: Any) -> Policy:
-    """The example Zendesk policy, on ``base`` (patterns_only is deterministic and fast)."""
-    data = yaml.safe_load(ZENDESK_POLICY.read_text())
-    data["extends"] = base
-    for key, value in changes.items():
-        data[key] = value
-    return load_policy(data)
 
 
 class _Lines(logging.Handler):

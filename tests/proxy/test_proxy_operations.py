@@ -13,7 +13,7 @@ import orjson
 import pydantic
 import pytest
 
-from conftest import PLANTED, ROOT
+from proxy_helpers import PLANTED, ROOT
 
 AGENT = {"X-Agent-Id": "agent-7", "Accept-Encoding": "identity"}
 

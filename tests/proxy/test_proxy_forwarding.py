@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 
 import fake_crm
-from conftest import zendesk_policy
+from proxy_helpers import zendesk_policy
 
 pytestmark = pytest.mark.asyncio
 

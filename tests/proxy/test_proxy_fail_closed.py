@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import PLANTED
+from proxy_helpers import PLANTED
 
 pytestmark = pytest.mark.asyncio
 

@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
-from conftest import PLANTED
+from proxy_helpers import PLANTED
 
 pytestmark = pytest.mark.asyncio
 
@@ -163,7 +163,7 @@ async def test_sse_exact_and_streamed(make_proxy):
 async def test_image_passes_unchanged(make_proxy):
     client = await make_proxy()
     resp = await client.get("/attachments/receipt.png", headers=AGENT)
-    from conftest import ROOT
+    from proxy_helpers import ROOT
     assert resp.status == 200
     assert await resp.read() == (ROOT / "tests/fixtures/zendesk/receipt.png").read_bytes()
     assert resp.headers["ETag"] == '"fixture-etag"'  # not redacted: validators stay
@@ -181,7 +181,7 @@ async def test_pdf_refused_naming_rule(make_proxy):
 
 
 async def test_pdf_passes_when_policy_lists_it(make_proxy):
-    from conftest import zendesk_policy
+    from proxy_helpers import zendesk_policy
     policy = zendesk_policy(proxy={"passthrough_types": ["image/*", "application/pdf"],
                                    "require_identity": False})
     client = await make_proxy(policy=policy)
