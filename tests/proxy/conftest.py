@@ -83,10 +83,10 @@ Proxy = Callable[..., Awaitable[Any]]
 async def make_proxy(aiohttp_client: Any, upstream: Any) -> AsyncIterator[Proxy]:
     """``await make_proxy(policy=..., pool=..., **config)`` -> an aiohttp test client."""
     async def make(*, policy: Policy | None = None, pool: WorkerPool | None = None,
-                   upstream_url: str | None = None, **settings: Any) -> Any:
+                   upstream_url: str | None = None, plugins: Any = (), **settings: Any) -> Any:
         settings.setdefault("workers", 0 if pool is None else pool.size)
         config = load_config(env={}, overrides={
             "upstream": upstream_url or str(upstream.make_url("/")), **settings})
-        app = create_app(config, policy=policy or zendesk_policy(), pool=pool)
+        app = create_app(config, policy=policy or zendesk_policy(), pool=pool, plugins=plugins)
         return await aiohttp_client(app)
     yield make

@@ -8,8 +8,9 @@ def test_all_is_sorted_and_pinned():
     assert redactor.proxy.__all__ == [
         "BodyDecodeError", "BodyKind", "BodyTooLarge", "CONFIG", "CONTEXT", "ConfigError",
         "FailClosed", "IdentityConfig", "METRICS", "Overloaded", "POLICY", "POOL", "PoolClosed",
-        "ProxyConfig", "ProxyError", "REQUEST_HOOKS", "RESERVED_PREFIX", "RESPONSE_HOOKS",
-        "RedactedResponse", "RedactionFailed", "RequestContext", "RequestHook", "ResponseHook",
+        "ProxyConfig", "ProxyError", "REQUEST_BODY_HOOKS", "REQUEST_HOOKS", "RESERVED_PREFIX",
+        "RESPONSE_HOOKS", "RedactedResponse", "RedactionFailed", "RequestBodyHook",
+        "RequestContext", "RequestHook", "ResponseHook",
         "WorkerCrashed", "WorkerPool", "WorkerTimeout", "create_app", "load_config"]
 
 

@@ -251,3 +251,25 @@ async def test_head_request(make_proxy):
     assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     assert "ETag" not in resp.headers
     assert await resp.read() == b""
+
+
+async def test_body_hook_rewrites_request_and_plugin_adds_endpoint(make_proxy, upstream):
+    from redactor.proxy import RESERVED_PREFIX, REQUEST_BODY_HOOKS
+
+    async def rehydrate(ctx, request, body):
+        assert ctx.policy_hash and ctx.ticket_id is None
+        return body.replace(b"<PERSON_1>", b"Dana") if body else body
+
+    async def reveal(request):
+        return web.json_response({"revealed": False})
+
+    def plugin(app):
+        app[REQUEST_BODY_HOOKS].append(rehydrate)
+        app.router.add_post(RESERVED_PREFIX + "reveal", reveal)
+
+    client = await make_proxy(plugins=[plugin])
+    resp = await client.post("/echo", data=b'{"body": "Dear <PERSON_1>"}', headers=AGENT)
+    assert resp.status == 200
+    assert last_request(upstream)["body"] == b'{"body": "Dear Dana"}'
+    resp = await client.post("/_redactor/reveal", json={})
+    assert resp.status == 200 and await resp.json() == {"revealed": False}

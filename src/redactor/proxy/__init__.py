@@ -7,8 +7,9 @@ the aiohttp application yourself::
     app = create_app(load_config(overrides={"upstream": "http://crm.internal"}))
 
 Extension points for other parts (audit, reveal, anomaly flags): the per-request
-:class:`RequestContext` and the ``REQUEST_HOOKS`` / ``RESPONSE_HOOKS`` lists (see
-:mod:`redactor.proxy.context`).
+:class:`RequestContext`, the ``REQUEST_HOOKS`` / ``REQUEST_BODY_HOOKS`` /
+``RESPONSE_HOOKS`` lists (see :mod:`redactor.proxy.context`) and ``create_app(plugins=...)``
+for reserved endpoints.
 """
 
 from __future__ import annotations
@@ -20,22 +21,24 @@ if TYPE_CHECKING:  # the real imports are lazy, so `redactor --help` works witho
     from .app import RESERVED_PREFIX, create_app
     from .codecs import BodyKind
     from .config import IdentityConfig, ProxyConfig, load_config
-    from .context import RedactedResponse, RequestContext, RequestHook, ResponseHook
+    from .context import (RedactedResponse, RequestBodyHook, RequestContext, RequestHook,
+                          ResponseHook)
     from .errors import (BodyDecodeError, BodyTooLarge, ConfigError, FailClosed, Overloaded,
                          PoolClosed, ProxyError, RedactionFailed, WorkerCrashed, WorkerTimeout)
-    from .keys import CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_HOOKS, RESPONSE_HOOKS
+    from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
+                       RESPONSE_HOOKS)
     from .pool import WorkerPool
 
 _WHERE = {
     "RESERVED_PREFIX": "app", "create_app": "app", "BodyKind": "codecs",
     "IdentityConfig": "config", "ProxyConfig": "config", "load_config": "config",
     "RedactedResponse": "context", "RequestContext": "context", "RequestHook": "context",
-    "ResponseHook": "context", "WorkerPool": "pool",
+    "ResponseHook": "context", "RequestBodyHook": "context", "WorkerPool": "pool",
     **{name: "errors" for name in ("BodyDecodeError", "BodyTooLarge", "ConfigError", "FailClosed",
                                    "Overloaded", "PoolClosed", "ProxyError", "RedactionFailed",
                                    "WorkerCrashed", "WorkerTimeout")},
-    **{name: "keys" for name in ("CONFIG", "CONTEXT", "METRICS", "POLICY", "POOL", "REQUEST_HOOKS",
-                                 "RESPONSE_HOOKS")},
+    **{name: "keys" for name in ("CONFIG", "CONTEXT", "METRICS", "POLICY", "POOL",
+                                 "REQUEST_BODY_HOOKS", "REQUEST_HOOKS", "RESPONSE_HOOKS")},
 }
 
 
@@ -64,11 +67,13 @@ __all__ = [
     "PoolClosed",
     "ProxyConfig",
     "ProxyError",
+    "REQUEST_BODY_HOOKS",
     "REQUEST_HOOKS",
     "RESERVED_PREFIX",
     "RESPONSE_HOOKS",
     "RedactedResponse",
     "RedactionFailed",
+    "RequestBodyHook",
     "RequestContext",
     "RequestHook",
     "ResponseHook",

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import re
 import traceback
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, Iterable
 
 import aiohttp
 from aiohttp import web
@@ -30,8 +30,8 @@ from .config import ProxyConfig
 from .context import RequestContext, new_request_id
 from .errors import FailClosed
 from .handler import UpstreamFailed, error_response, proxy_handler
-from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_HOOKS, RESPONSE_HOOKS, RUNNER,
-                   SESSION)
+from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
+                   RESPONSE_HOOKS, RUNNER, SESSION)
 from .metrics import CONTENT_TYPE_LATEST, ProxyMetrics
 from .pool import WorkerPool
 from .runner import RedactionRunner
@@ -50,7 +50,7 @@ _HEADER_VALUE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,255}$")
 async def request_context_and_access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     config = request.app[CONFIG]
     ctx = RequestContext(new_request_id(request.headers.get(config.request_id_header)),
-                         request.method, request.path)
+                         request.method, request.path, policy_hash=request.app[POLICY].hash)
     if config.ticket_id_pattern and not request.path.startswith(RESERVED_PREFIX):
         match = re.search(config.ticket_id_pattern, request.path)
         ctx.ticket_id = match.group(1) if match else None
@@ -217,8 +217,11 @@ async def _worker_pool(app: web.Application) -> AsyncIterator[None]:
         app[POOL].close()  # type: ignore[union-attr]
 
 
+Plugin = Callable[[web.Application], None]
+
+
 def create_app(config: ProxyConfig, *, policy: Policy | None = None,
-               pool: WorkerPool | None = None) -> web.Application:
+               pool: WorkerPool | None = None, plugins: Iterable[Plugin] = ()) -> web.Application:
     """Build the proxy application.
 
     Args:
@@ -226,6 +229,8 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
         policy: the policy to apply (default: ``load_policy(config.policy)``).
         pool: a started :class:`WorkerPool` to use (it is not closed with the app); when
             ``None`` and ``config.workers > 0`` the app starts and owns one.
+        plugins: callables run on the app before the catch-all routes are added, so they
+            can add reserved endpoints (``/_redactor/reveal``), hooks and cleanup contexts.
 
     Raises:
         PolicyError: the policy cannot be loaded.
@@ -240,6 +245,7 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
     app[METRICS] = ProxyMetrics()
     app[POOL] = pool
     app[REQUEST_HOOKS] = []
+    app[REQUEST_BODY_HOOKS] = []
     app[RESPONSE_HOOKS] = []
     app.on_response_prepare.append(_add_request_id)
     app.cleanup_ctx.append(_upstream_session(app))
@@ -247,6 +253,8 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
     app.router.add_get(RESERVED_PREFIX + "healthz", healthz)
     app.router.add_get(RESERVED_PREFIX + "readyz", readyz)
     app.router.add_get(RESERVED_PREFIX + "metrics", metrics)
+    for plugin in plugins:
+        plugin(app)
     app.router.add_route("*", RESERVED_PREFIX + "{tail:.*}", reserved_not_found)
     app.router.add_route("*", "/{tail:.*}", proxy_handler)
     return app

@@ -9,6 +9,8 @@ Hooks (lists of async callables stored in the app; see :mod:`.app`):
 
 * ``REQUEST_HOOKS``: ``await hook(ctx, request)`` before the request goes upstream; raise
   an ``aiohttp.web.HTTPException`` to refuse it (e.g. an access-anomaly block).
+* ``REQUEST_BODY_HOOKS``: ``body = await hook(ctx, request, body)`` may rewrite the request
+  body (``bytes`` or ``None``) before it goes upstream (e.g. re-hydrating vault tokens).
 * ``RESPONSE_HOOKS``: ``await hook(ctx, response)`` after a body was redacted and before it
   is sent (for streams: when the stream ends); an exception fails the request closed
   (502, the body is not sent) unless the stream had already started.
@@ -27,8 +29,8 @@ if TYPE_CHECKING:
 
     from .codecs import BodyKind
 
-__all__ = ["RedactedResponse", "RequestContext", "RequestHook", "ResponseHook", "new_request_id",
-           "path_template"]
+__all__ = ["RedactedResponse", "RequestBodyHook", "RequestContext", "RequestHook", "ResponseHook",
+           "new_request_id", "path_template"]
 
 _SAFE_SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z_.-]{0,39}|v\d{1,3})$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -65,6 +67,7 @@ class RequestContext:
     agent_id: str | None = None
     role: str | None = None
     ticket_id: str | None = None
+    policy_hash: str | None = None
     started: float = field(default_factory=time.perf_counter)
     status: int | None = None
     kind: str | None = None  # "json", "html", ..., "passthrough", "refused", "reserved"
@@ -113,4 +116,5 @@ class RedactedResponse:
 
 
 RequestHook = Callable[[RequestContext, "web.Request"], Awaitable[None]]
+RequestBodyHook = Callable[[RequestContext, "web.Request", bytes | None], Awaitable[bytes | None]]
 ResponseHook = Callable[[RequestContext, RedactedResponse], Awaitable[None]]

@@ -29,7 +29,8 @@ from .codecs import BodyKind, Classification, StreamDecoder, choose_encoding, cl
 from .context import RedactedResponse, RequestContext
 from .errors import BodyTooLarge, FailClosed, RedactionFailed
 from .forwarding import client_headers, range_allowed, upstream_headers, upstream_target
-from .keys import CONFIG, CONTEXT, METRICS, POLICY, REQUEST_HOOKS, RESPONSE_HOOKS, RUNNER, SESSION
+from .keys import (CONFIG, CONTEXT, METRICS, POLICY, REQUEST_BODY_HOOKS, REQUEST_HOOKS, RESPONSE_HOOKS,
+                   RUNNER, SESSION)
 from .pool import Job
 
 __all__ = ["error_response", "proxy_handler"]
@@ -79,6 +80,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         body = await _read_request_body(request, config.max_request_bytes)
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, "request body exceeds max_request_bytes", ctx)
+    for body_hook in app[REQUEST_BODY_HOOKS]:
+        body = await body_hook(ctx, request, body)
     identity = config.identity
     drop = () if identity.forward_upstream else (identity.agent_id_header, identity.agent_role_header)
     headers = upstream_headers(

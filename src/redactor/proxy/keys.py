@@ -9,15 +9,15 @@ from aiohttp import web
 
 from ..policy import Policy
 from .config import ProxyConfig
-from .context import RequestContext, RequestHook, ResponseHook
+from .context import RequestBodyHook, RequestContext, RequestHook, ResponseHook
 from .metrics import ProxyMetrics
 
 if TYPE_CHECKING:
     from .pool import WorkerPool
     from .runner import RedactionRunner
 
-__all__ = ["CONFIG", "CONTEXT", "METRICS", "POLICY", "POOL", "REQUEST_HOOKS", "RESPONSE_HOOKS",
-           "RUNNER", "SESSION"]
+__all__ = ["CONFIG", "CONTEXT", "METRICS", "POLICY", "POOL", "REQUEST_BODY_HOOKS", "REQUEST_HOOKS",
+           "RESPONSE_HOOKS", "RUNNER", "SESSION"]
 
 CONFIG = web.AppKey("config", ProxyConfig)
 POLICY = web.AppKey("policy", Policy)
@@ -26,5 +26,6 @@ SESSION = web.AppKey("upstream_session", aiohttp.ClientSession)
 POOL: web.AppKey[WorkerPool | None] = web.AppKey("worker_pool")
 RUNNER: web.AppKey[RedactionRunner] = web.AppKey("runner")
 REQUEST_HOOKS: web.AppKey[list[RequestHook]] = web.AppKey("request_hooks")
+REQUEST_BODY_HOOKS: web.AppKey[list[RequestBodyHook]] = web.AppKey("request_body_hooks")
 RESPONSE_HOOKS: web.AppKey[list[ResponseHook]] = web.AppKey("response_hooks")
 CONTEXT = web.RequestKey("context", RequestContext)
