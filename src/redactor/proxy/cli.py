@@ -38,57 +38,66 @@ def register(subparsers: Any) -> None:
 
 
 def _command(args: argparse.Namespace) -> int:
+    from ..errors import PolicyError
+    from ..policy import load_policy
     from .config import load_config
     from .errors import ConfigError
 
+    started = time.perf_counter()
     overrides = {k: getattr(args, k) for k in ("upstream", "listen", "policy", "workers",
                                                 "max_body_bytes", "log_level")}
     try:
         config = load_config(file=args.config, overrides=overrides)
-    except ConfigError as exc:
+        policy = load_policy(config.policy)
+    except (ConfigError, PolicyError) as exc:
         print(f"redactor: error: {exc}", file=sys.stderr)
         return 2
-    return run(config)
+    return run(config, policy, started=started)
 
 
-def run(config: Any) -> int:
-    """Serve until SIGINT / SIGTERM. Returns the exit status."""
+def run(config: Any, policy: Any, *, started: float | None = None) -> int:
+    """Serve ``policy`` with ``config`` until SIGINT / SIGTERM. Returns the exit status
+    (0 after a signal, 1 when the proxy cannot start: port taken, a worker fails to load)."""
+    from ..errors import RedactorError
     from .logs import configure_logging
 
     configure_logging(config.log_level)
     try:
-        asyncio.run(_serve(config, time.perf_counter()))
+        asyncio.run(_serve(config, policy, time.perf_counter() if started is None else started))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         log.error("cannot listen on %s: %s", config.listen, exc.strerror)
         return 1
+    except RedactorError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
     return 0
 
 
-async def _serve(config: Any, started: float) -> None:
+async def _serve(config: Any, policy: Any, started: float) -> None:
     from aiohttp import web
 
-    from ..policy import load_policy
     from .app import create_app
     from .keys import POOL
 
-    policy = load_policy(config.policy)
     app = create_app(config, policy=policy)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
-    await site.start()
-    pool = app[POOL]
-    log.info("listening", extra={"fields": {
-        "event": "listening", "listen": f"http://{config.listen}", "upstream": config.upstream,
-        "policy": policy.name, "policy_hash": policy.hash,
-        "workers": pool.alive if pool is not None else 0,
-        "startup_s": round(time.perf_counter() - started, 3)}})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("stopping", extra={"fields": {"event": "stopping"}})
-    await runner.cleanup()
+    try:
+        site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
+        await site.start()
+        pool = app[POOL]
+        log.info("listening", extra={"fields": {
+            "event": "listening", "listen": f"http://{config.listen}", "upstream": config.upstream,
+            "policy": policy.name, "policy_hash": policy.hash,
+            "workers": pool.alive if pool is not None else 0,
+            "startup_s": round(time.perf_counter() - started, 3)}})
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping", extra={"fields": {"event": "stopping"}})
+    finally:
+        await runner.cleanup()
