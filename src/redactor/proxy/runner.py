@@ -7,6 +7,7 @@ other job goes to the :class:`~.pool.WorkerPool`, so one large ticket never stal
 
 from __future__ import annotations
 
+import logging
 import time
 
 from ..errors import DetectionTimeout
@@ -21,6 +22,8 @@ from .pool import Job, JobResult, WorkerPool, run_job
 
 __all__ = ["RedactionRunner"]
 
+log = logging.getLogger(__name__)
+
 
 class RedactionRunner:
     """Runs jobs for one app. ``pool`` may be ``None`` only when ``config.workers == 0``."""
@@ -32,6 +35,8 @@ class RedactionRunner:
         self.metrics = metrics
         self.pool = pool
         inline = policy.model is None or config.workers == 0
+        if policy.model is not None and config.workers == 0:
+            log.warning("workers=0 with an NER policy: every redaction runs in the event loop")
         self.inline: RedactorSet | None = RedactorSet(policy) if inline else None
         self.cache = BodyCache(config.cache_bytes) if config.cache_bytes else None
 
