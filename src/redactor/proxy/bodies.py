@@ -119,6 +119,7 @@ def _json_dumps(value: Any, stdlib: bool) -> bytes:
 
 
 def _redact_json(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, Counts]:
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark is not JSON
     source: bytes | str = data if charset in ("utf-8", "utf8") else _text(data, charset)
     value, stdlib = _json_loads(source)
     result = redactor.redact_json(value)
