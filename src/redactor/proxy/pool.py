@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 _PRELOAD_ENV = "REDACTOR_PROXY_PRELOAD"
 CRASH_MARKER = b"__redactor_test_crash__"
 HANG_MARKER = b"__redactor_test_hang__"
+SLEEP_MARKER = b"__redactor_test_sleep__"  # 0.5 s, then redact as usual
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ def _check_faults(job: Job) -> None:
         os._exit(3)
     if HANG_MARKER in blob:
         time.sleep(3600)
+    if SLEEP_MARKER in blob:
+        time.sleep(0.5)
 
 
 def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: bool) -> None:
