@@ -18,7 +18,7 @@ demo: venv
 	$(BIN)/python examples/demo.py
 
 test: venv
-	$(BIN)/python -m pytest -q
+	REDACTOR_REQUIRE_PG=1 $(BIN)/python -m pytest -q
 
 $(VENV)/.bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[proxy,test,bench]"

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-__all__ = ["Finding", "resolve_overlaps"]
+__all__ = ["Finding", "TRIMMED", "resolve_overlaps"]
+
+# Suffix of the explanation of a finding that lost part of its span to another finding.
+TRIMMED = " (trimmed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +104,9 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
         if clash.validated and f.validated:
             continue  # two validated values cannot share characters: the weaker one is wrong
         for part in _outside(f, clash):
-            if text is not None:
-                part = _strip(part, text)
-            if part is not None:
-                pending.append(part)
+            kept = part if text is None else _strip(part, text)
+            if kept is not None:
+                pending.append(kept)
         pending.sort(key=_priority, reverse=True)
     accepted.sort(key=lambda f: f.start)
     return accepted
@@ -123,8 +125,9 @@ def _strip(f: Finding, text: str) -> Finding | None:
 def _outside(f: Finding, winner: Finding) -> list[Finding]:
     """The pieces of ``f`` that lie outside ``winner`` (zero, one or two)."""
     parts: list[Finding] = []
+    why = f.explanation if (f.explanation or "").endswith(TRIMMED) else f"{f.explanation or ''}{TRIMMED}"
     if f.start < winner.start:
-        parts.append(replace(f, end=winner.start))
+        parts.append(replace(f, end=winner.start, explanation=why))
     if f.end > winner.end:
-        parts.append(replace(f, start=winner.end))
+        parts.append(replace(f, start=winner.end, explanation=why))
     return parts

@@ -38,7 +38,7 @@ __all__ = ["PhoneRecognizer", "PhoneRecognizerSpec"]
 # A run of phone characters; the numbers inside are found by _decompose.
 _CANDIDATE = regex.compile(
     r"""
-    (?<![\d+/])                                 # not inside a longer number
+    (?<![\d+/]|[\d:]:)                          # not inside a longer number or an IPv6 address
     (?:(?:\+|00)(?=\d))?                        # international prefix
     [\d(][\d().\- \t]*\d                         # digits, separators, (area)
     (?:[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6})?  # extension
@@ -113,18 +113,18 @@ class PhoneRecognizer:
         longest first, and a number next to another number is still found.
         """
         pieces = [m.span() for m in _PIECE.finditer(text, start, end)]
-        verdicts: dict[tuple[int, int], bool | None] = {}
+        ranks: dict[tuple[int, int], int | None] = {}
 
-        def verdict(i: int, j: int) -> bool | None:
-            if (i, j) not in verdicts:
-                verdicts[(i, j)] = self._verdict(text, pieces[i][0], pieces[j - 1][1])
-            return verdicts[(i, j)]
+        def rank(i: int, j: int) -> int | None:
+            if (i, j) not in ranks:
+                ranks[(i, j)] = self._rank(text, pieces[i][0], pieces[j - 1][1])
+            return ranks[(i, j)]
 
-        def greedy(lo: int, hi: int, wanted: bool) -> list[tuple[int, int]]:
+        def greedy(lo: int, hi: int, wanted: int) -> list[tuple[int, int]]:
             taken, i = [], lo
             while i < hi:
                 j = next((j for j in range(min(hi, i + _MAX_PIECES), i, -1)
-                          if verdict(i, j) is wanted), None)
+                          if rank(i, j) == wanted), None)
                 if j is None:
                     i += 1
                 else:
@@ -132,15 +132,20 @@ class PhoneRecognizer:
                     i = j
             return taken
 
-        # Valid numbers first, anywhere in the run; merely possible ones only in the gaps.
-        valid = greedy(0, len(pieces), True)
-        spans, gap_start = [(i, j, True) for i, j in valid], 0
-        for i, j in valid + [(len(pieces), len(pieces))]:
-            spans.extend((a, b, False) for a, b in greedy(gap_start, i, False))
-            gap_start = j
-        return sorted((pieces[i][0], pieces[j - 1][1], v) for i, j, v in spans)
+        # Strongest evidence first, anywhere in the run; weaker kinds only in the gaps left.
+        chosen: list[tuple[int, int, int]] = []
+        for wanted in (_INTERNATIONAL, _HOME, _FOREIGN, _POSSIBLE):
+            taken = sorted(chosen)
+            gaps, lo = [], 0
+            for i, j, _ in taken:
+                gaps.append((lo, i))
+                lo = j
+            gaps.append((lo, len(pieces)))
+            for lo, hi in gaps:
+                chosen.extend((i, j, wanted) for i, j in greedy(lo, hi, wanted))
+        return sorted((pieces[i][0], pieces[j - 1][1], r > _POSSIBLE) for i, j, r in chosen)
 
-    def _verdict(self, text: str, start: int, end: int) -> bool | None:
+    def _rank(self, text: str, start: int, end: int) -> int | None:
         candidate = text[start:end]
         if not self._min_digits <= len(_DIGIT.findall(candidate)) <= self._max_digits:
             return None
@@ -149,34 +154,38 @@ class PhoneRecognizer:
             return None
         return self._check(candidate)
 
-    def _check(self, candidate: str) -> bool | None:
-        """True: valid for some region; False: only possible; None: not a phone number."""
+    def _check(self, candidate: str) -> int | None:
+        """How strongly ``candidate`` is a phone number (see the _INTERNATIONAL.. ranks)."""
         if candidate.startswith(("+", "00")):
-            regions: tuple[str | None, ...] = (None,)
-        elif candidate.isdigit():
-            regions = self._home
-        else:
-            regions = self._regions
-        possible = False
-        for region in regions:
             raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
-            try:
-                number = phonenumbers.parse(raw, region)
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_valid_number(number):
-                return True
-            possible = possible or phonenumbers.is_possible_number(number)
-        if not possible and candidate.isdigit():
-            possible = any(_possible(candidate, r) for r in self._regions)
-        return False if possible else None
+            return _INTERNATIONAL if _valid(raw, None) else (_POSSIBLE if _possible(raw, None) else None)
+        if any(_valid(candidate, r) for r in self._home):
+            return _HOME
+        # A bare run of digits is more often an id or a timestamp than a foreign number.
+        if not candidate.isdigit() and any(_valid(candidate, r) for r in self._regions):
+            return _FOREIGN
+        return _POSSIBLE if any(_possible(candidate, r) for r in self._regions) else None
 
 
-def _possible(candidate: str, region: str) -> bool:
+# Evidence that a candidate is a phone number, strongest first.
+_INTERNATIONAL, _HOME, _FOREIGN, _POSSIBLE = 3, 2, 1, 0
+
+
+def _parse(candidate: str, region: str | None) -> Any:
     try:
-        return bool(phonenumbers.is_possible_number(phonenumbers.parse(candidate, region)))
+        return phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
-        return False
+        return None
+
+
+def _valid(candidate: str, region: str | None) -> bool:
+    number = _parse(candidate, region)
+    return number is not None and bool(phonenumbers.is_valid_number(number))
+
+
+def _possible(candidate: str, region: str | None) -> bool:
+    number = _parse(candidate, region)
+    return number is not None and bool(phonenumbers.is_possible_number(number))
 
 
 @KINDS.register("phone")

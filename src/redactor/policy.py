@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import PolicyError
+from .governance.settings import GovernancePolicy
 from .nlp import DEFAULT_MODEL
 
 __all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "OperatorSpec",
@@ -133,6 +134,7 @@ class Policy(_Model):
     roles: dict[str, RolePolicy] = {}
     proxy: ProxyPolicy = ProxyPolicy()
     pattern_timeout_s: float = Field(1.0, gt=0.0, le=60.0)
+    governance: GovernancePolicy = GovernancePolicy()  # audit, reveal, anomaly, vault
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

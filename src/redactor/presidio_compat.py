@@ -26,7 +26,7 @@ def to_recognizer_result(finding: Finding) -> Any:
     from presidio_analyzer import AnalysisExplanation, RecognizerResult
 
     explanation = AnalysisExplanation(recognizer=finding.recognizer, original_score=finding.score,
-                                      textual_explanation=finding.explanation)
+                                      textual_explanation=finding.explanation or "")
     return RecognizerResult(finding.entity_type, finding.start, finding.end, finding.score,
                             analysis_explanation=explanation,
                             recognition_metadata={"recognizer_name": finding.recognizer,
@@ -59,7 +59,7 @@ class PresidioRecognizerAdapter:
             raise TypeError("extra recognizers must be redactor recognizers or Presidio "
                             f"EntityRecognizer instances, not {type(recognizer).__name__}")
         self._recognizer = recognizer
-        self.name = str(recognizer.name)
+        self.name: str = str(getattr(recognizer, "name", type(recognizer).__name__))
         self.entity_types = frozenset(recognizer.supported_entities)
 
     def find(self, scan: ScanText) -> list[Finding]:

@@ -10,7 +10,7 @@ replace         ``<EMAIL_ADDRESS>``                                    ``new_val
 mask            ``**************g`` (keep_last: 1)                     ``masking_char``, ``keep_last``, ``keep_first``
 redact          (removed)                                              none
 hash            HMAC-SHA256 hex digest, keyed                          ``key_env`` / ``key_file``, ``length``
-pseudonymize    ``<EMAIL_ADDRESS_1>``, same value same number per call ``format``
+pseudonymize    ``<EMAIL_ADDRESS_1>``, same value same number per call ``format``, ``vault``
 keep            unchanged (the finding is still reported)              none
 ==============  =====================================================  ==========================
 """

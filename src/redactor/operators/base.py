@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import OperatorError
 from ..registry import Registry
 
-__all__ = ["OPERATORS", "OperationContext", "Operator", "OperatorFactory", "build_operator"]
+if TYPE_CHECKING:
+    from ..vault import TokenScope
+
+__all__ = ["OPERATORS", "OperationContext", "Operator", "OperatorFactory", "TokenIssuer",
+           "build_operator"]
+
+
+class TokenIssuer(Protocol):
+    """Issues reversible tokens (:class:`redactor.vault.Vault` is one)."""
+
+    def issue(self, entity_type: str, value: str, scope: TokenScope) -> str: ...
 
 
 @dataclass
@@ -19,9 +29,13 @@ class OperationContext:
 
     ``hash_key`` is the key for the ``hash`` operator when given in code
     (``Redactor(hash_key=...)``); ``pseudonyms`` numbers values per entity type.
+    ``vault`` and ``scope`` (tenant and ticket) are what ``pseudonymize`` with
+    ``vault: true`` issues tokens through; without them that operator raises.
     """
 
     hash_key: bytes | None = None
+    vault: TokenIssuer | None = None
+    scope: TokenScope | None = None
     pseudonyms: dict[tuple[str, str], int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
 
