@@ -65,7 +65,7 @@ class ProxyConfig(_Model):
     workers: int = Field(default_factory=_default_workers, ge=0, le=64)
     max_body_bytes: int = Field(10 * MiB, gt=0)
     max_request_bytes: int = Field(10 * MiB, gt=0)
-    inline_max_bytes: int = Field(16 * 1024, ge=0)
+    inline_max_bytes: int = Field(8 * 1024, ge=0)
     upstream_connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(30.0, gt=0)
     redaction_timeout_s: float = Field(10.0, gt=0)
