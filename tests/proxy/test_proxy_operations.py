@@ -84,6 +84,11 @@ def test_path_template():
     assert path_template("/api/v2/users/jane@example.com") == "/api/v2/users/{id}"
     assert path_template("/search?q=jane") == "/search"
     assert path_template("/a/%4a%61ne") == "/a/{id}"
+    assert path_template("/users/maria") == "/users/{id}"  # a first name
+    assert path_template("/people/maria-gonzalez") == "/people/{id}"
+    assert path_template("/users/Maria.Gonzalez") == "/users/{id}"
+    assert path_template("/attachments/maria_gonzalez_invoice.pdf") == "/attachments/{id}"
+    assert path_template("/api/v2/time_entries.json") == "/api/v2/time_entries.json"
 
 
 def test_config_sources_and_errors(tmp_path):

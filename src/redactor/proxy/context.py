@@ -22,6 +22,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 if TYPE_CHECKING:
@@ -32,18 +33,46 @@ if TYPE_CHECKING:
 __all__ = ["RedactedResponse", "RequestBodyHook", "RequestContext", "RequestHook", "ResponseHook",
            "new_request_id", "path_template"]
 
-_SAFE_SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z_.-]{0,39}|v\d{1,3})$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_WORD = re.compile(r"^(?:[a-z][a-z_]{0,31}|v\d{1,3})$")
+_EXTENSIONS = frozenset({"json", "xml", "csv", "ndjson", "jsonl", "html", "txt"})
+
+
+@lru_cache(maxsize=1)
+def _first_names() -> frozenset[str]:
+    """The first-name gazetteer of the recognizer packs (empty if it cannot be read)."""
+    try:
+        from ..packs import packs_dir
+
+        text = (packs_dir() / "data" / "first_names.txt").read_text("utf-8")
+    except (OSError, ImportError):
+        return frozenset()
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+def _safe_segment(segment: str) -> str:
+    word, dot, extension = segment.partition(".")
+    if dot and extension not in _EXTENSIONS:
+        return "{id}"
+    if not _WORD.match(word) or any(part in _first_names() for part in word.split("_")):
+        return "{id}"
+    return segment
+
+
+@lru_cache(maxsize=4096)
+def _template(path: str) -> str:
+    return "/".join(s and _safe_segment(s) for s in path.split("/"))
 
 
 def path_template(path: str) -> str:
-    """A loggable form of ``path``: segments that are not plain API words become ``{id}``.
+    """A loggable form of ``path``: only plain lower-case API words are kept.
 
-    ``/api/v2/tickets/123/comments`` -> ``/api/v2/tickets/{id}/comments``; a segment with a
-    digit, ``@``, ``%`` or other punctuation is replaced; the query string is dropped.
+    ``/api/v2/tickets/123/comments.json`` -> ``/api/v2/tickets/{id}/comments.json``. A
+    segment with a digit, a capital, ``-``, ``@``, ``%``, a dot that is not a known API
+    extension, or a first name (``/users/maria``) becomes ``{id}``; the query is dropped.
+    A heuristic: a bare surname or handle in a path (``/users/gonzalez``) is not caught.
     """
-    segments = path.split("?", 1)[0].split("/")
-    return "/".join(s if not s or _SAFE_SEGMENT.match(s) else "{id}" for s in segments)
+    return _template(path.split("?", 1)[0])
 
 
 def new_request_id(incoming: str | None = None) -> str:
