@@ -209,3 +209,22 @@ async def test_generated_tickets_in_parallel(make_proxy):
     for body in bodies:
         assert b"@example.com" not in body
         assert orjson.loads(body)["ticket"]["requester"]["email"] == "<EMAIL_ADDRESS>"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate"])
+@pytest.mark.parametrize("path, expected", [
+    ("/api/v2/users.json", USERS),
+    ("/tickets/1001/print", HTML),
+    ("/api/v2/exports/users.csv", CSV),
+    ("/api/v2/tickets/1001/notes.txt", TEXT),
+])
+async def test_every_type_in_every_encoding(make_proxy, coding, path, expected):
+    from redactor.proxy.codecs import decode_body
+    client = await make_proxy()
+    async with aiohttp.ClientSession(auto_decompress=False) as raw:
+        async with raw.get(client.make_url(path),
+                           headers={"X-Agent-Id": "a", "Accept-Encoding": coding}) as resp:
+            assert resp.status == 200 and resp.headers["Content-Encoding"] == coding
+            assert "Accept-Encoding" in resp.headers["Vary"]
+            body = decode_body(await resp.read(), coding, limit=1 << 20)
+    assert body == expected
