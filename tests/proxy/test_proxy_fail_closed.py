@@ -175,3 +175,24 @@ async def test_worker_killed_while_idle_is_replaced_without_failing(make_proxy, 
     assert resp.status == 200  # waited for the replacement instead of failing
     assert b"<EMAIL_ADDRESS>" in await resp.read()
     await _wait_alive(patterns_pool, 1)
+
+
+async def test_no_free_worker_is_503(make_proxy, patterns_pool, aiohttp_server):
+    from aiohttp import web
+
+    async def hang(request):
+        return web.json_response({"note": "__redactor_test_hang__"})
+    app = web.Application()
+    app.router.add_get("/hang", hang)
+    app.router.add_get("/ok", lambda request: web.json_response({"mail": "maria.gonzalez@example.com"}))
+    bad = await aiohttp_server(app)
+    await _wait_alive(patterns_pool, 1)
+    client = await make_proxy(pool=patterns_pool, inline_max_bytes=0, redaction_timeout_s=1.0,
+                              worker_wait_s=0.2, upstream_url=str(bad.make_url("/")))
+    stuck = asyncio.create_task(client.get("/hang", headers=AGENT))
+    await asyncio.sleep(0.2)
+    resp = await client.get("/ok", headers=AGENT)
+    doc = await assert_withheld(resp, 503)
+    assert doc["error"] == "proxy overloaded, retry later"
+    await assert_withheld(await stuck, 502)
+    await _wait_alive(patterns_pool, 1)
