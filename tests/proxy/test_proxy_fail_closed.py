@@ -182,9 +182,11 @@ async def test_no_free_worker_is_503(make_proxy, patterns_pool, aiohttp_server):
 
     async def hang(request):
         return web.json_response({"note": "__redactor_test_hang__"})
+    async def ok(request):
+        return web.json_response({"mail": "maria.gonzalez@example.com"})
     app = web.Application()
     app.router.add_get("/hang", hang)
-    app.router.add_get("/ok", lambda request: web.json_response({"mail": "maria.gonzalez@example.com"}))
+    app.router.add_get("/ok", ok)
     bad = await aiohttp_server(app)
     await _wait_alive(patterns_pool, 1)
     client = await make_proxy(pool=patterns_pool, inline_max_bytes=0, redaction_timeout_s=1.0,
