@@ -273,3 +273,17 @@ async def test_body_hook_rewrites_request_and_plugin_adds_endpoint(make_proxy, u
     assert last_request(upstream)["body"] == b'{"body": "Dear Dana"}'
     resp = await client.post("/_redactor/reveal", json={})
     assert resp.status == 200 and await resp.json() == {"revealed": False}
+
+
+async def test_redacted_views_are_private_to_the_agent(make_proxy, aiohttp_server):
+    async def cached(request):
+        return web.json_response({"mail": "maria.gonzalez@example.com"},
+                                 headers={"Cache-Control": "public, max-age=60, s-maxage=600",
+                                          "Vary": "Accept"})
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", cached)
+    server = await aiohttp_server(app)
+    client = await make_proxy(upstream_url=str(server.make_url("/")))
+    resp = await client.get("/x", headers={"X-Agent-Id": "a", "Accept-Encoding": "gzip"})
+    assert resp.headers["Cache-Control"] == "private, max-age=60"
+    assert resp.headers["Vary"] == "Accept, X-Agent-Role"

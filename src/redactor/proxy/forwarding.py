@@ -23,8 +23,8 @@ from yarl import URL
 
 from .codecs import upstream_accept_encoding
 
-__all__ = ["HOP_BY_HOP", "client_headers", "range_allowed", "rewrite_location", "strip_hop_by_hop",
-           "upstream_headers", "upstream_target"]
+__all__ = ["HOP_BY_HOP", "add_vary", "client_headers", "private_cache_control", "range_allowed",
+           "rewrite_location", "strip_hop_by_hop", "upstream_headers", "upstream_target"]
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
@@ -114,10 +114,39 @@ def rewrite_location(value: str, *, upstream: URL, proxy_origin: URL) -> str:
     return out
 
 
+def add_vary(headers: CIMultiDict[str], token: str) -> None:
+    """Add ``token`` to the (single, merged) Vary header unless it is already there."""
+    tokens = [t.strip() for v in headers.popall("Vary", []) for t in v.split(",") if t.strip()]
+    if token.lower() not in {t.lower() for t in tokens}:
+        tokens.append(token)
+    headers["Vary"] = ", ".join(tokens)
+
+
+def private_cache_control(value: str | None) -> str:
+    """Cache-Control for a redacted body: what the upstream said, but never for shared caches.
+
+    A redacted view depends on the agent's role, so a shared cache must not hand one
+    role's view to another: ``public`` and ``s-maxage`` go, ``private`` is added.
+    """
+    kept = [d.strip() for d in (value or "").split(",") if d.strip()]
+    kept = [d for d in kept if d.lower() != "public" and not d.lower().startswith(("s-maxage", "proxy-revalidate"))]
+    if not any(d.lower() in ("private", "no-store") for d in kept):
+        kept.insert(0, "private")
+    return ", ".join(kept)
+
+
 def client_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]], *, redacted: bool,
-                   upstream: URL, proxy_origin: URL) -> CIMultiDict[str]:
-    """Headers for the client, from the upstream response's ``headers``."""
+                   upstream: URL, proxy_origin: URL, vary: str | None = None) -> CIMultiDict[str]:
+    """Headers for the client, from the upstream response's ``headers``.
+
+    For a redacted body, ``vary`` (the role header) is added to Vary and Cache-Control is
+    made private (:func:`private_cache_control`).
+    """
     out = strip_hop_by_hop(headers, _REDACTED_DROP if redacted else _PLAIN_DROP)
+    if redacted:
+        out["Cache-Control"] = private_cache_control(out.get("Cache-Control"))
+        if vary:
+            add_vary(out, vary)
     for name in ("location", "content-location"):
         values = out.popall(name, None)
         for v in values or ():

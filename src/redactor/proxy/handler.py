@@ -28,7 +28,7 @@ from .codecs import BodyKind, Classification, StreamDecoder, choose_encoding, cl
     decode_body, encode_body, parse_content_type, parse_encodings
 from .context import RedactedResponse, RequestContext
 from .errors import BodyTooLarge, FailClosed, RedactionFailed
-from .forwarding import client_headers, range_allowed, upstream_headers, upstream_target
+from .forwarding import add_vary, client_headers, range_allowed, upstream_headers, upstream_target
 from .keys import (CONFIG, CONTEXT, METRICS, POLICY, REQUEST_BODY_HOOKS, REQUEST_HOOKS, RESPONSE_HOOKS,
                    RUNNER, SESSION)
 from .pool import Job
@@ -120,7 +120,8 @@ async def _respond(request: web.Request, ctx: RequestContext, upstream: aiohttp.
         ctx.upstream_s = time.perf_counter() - started
         ctx.kind = cls.kind.value if cls.kind else ("passthrough" if cls.passthrough else "empty")
         headers = client_headers(upstream.headers.items(), redacted=cls.kind is not None,
-                                 upstream=app[CONFIG].upstream_url, proxy_origin=origin)
+                                 upstream=app[CONFIG].upstream_url, proxy_origin=origin,
+                                 vary=app[CONFIG].identity.agent_role_header)
         if cls.kind is None and "Content-Length" in upstream.headers:
             headers["Content-Length"] = upstream.headers["Content-Length"]
         return web.Response(status=upstream.status, headers=headers)
@@ -135,7 +136,8 @@ async def _respond(request: web.Request, ctx: RequestContext, upstream: aiohttp.
     if upstream.status == 206:
         raise RedactionFailed("a partial (206) body cannot be redacted")
     headers = client_headers(upstream.headers.items(), redacted=True,
-                             upstream=app[CONFIG].upstream_url, proxy_origin=origin)
+                             upstream=app[CONFIG].upstream_url, proxy_origin=origin,
+                             vary=app[CONFIG].identity.agent_role_header)
     if cls.kind.streamed:
         return await _stream_units(request, ctx, upstream, cls, headers, started)
     return await _buffered(request, ctx, upstream, cls, headers, started)
@@ -187,7 +189,7 @@ async def _buffered(request: web.Request, ctx: RequestContext, upstream: aiohttp
     out = encode_body(result.data, encoding)
     if encoding:
         headers["Content-Encoding"] = encoding
-        headers.add("Vary", "Accept-Encoding")
+        add_vary(headers, "Accept-Encoding")
     ctx.bytes_client = len(out)
     return web.Response(status=upstream.status, body=out, headers=headers)
 
@@ -244,8 +246,8 @@ async def _stream_units(request: web.Request, ctx: RequestContext, upstream: aio
     kind, sep = cls.kind, (b"\n" if cls.kind is BodyKind.NDJSON else b"\n\n")
     decoder = StreamDecoder(upstream.headers.get("Content-Encoding"))
     response = web.StreamResponse(status=upstream.status, headers=headers)
-    if kind is BodyKind.SSE:
-        response.headers["Cache-Control"] = upstream.headers.get("Cache-Control", "no-cache")
+    if kind is BodyKind.SSE and "no-cache" not in response.headers["Cache-Control"]:
+        response.headers["Cache-Control"] += ", no-cache"
     buffer = b""
     first = True
 
