@@ -43,7 +43,7 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("DATE_OF_BIRTH", "meeting on 04/07/1986 and 12 March 1990", []),
     # STREET_ADDRESS
     ("STREET_ADDRESS", "ship to 1600 Pennsylvania Avenue NW, or 221B Baker Street, Apt 4",
-     ["1600 Pennsylvania Avenue", "221B Baker Street, Apt 4"]),
+     ["1600 Pennsylvania Avenue NW", "221B Baker Street, Apt 4"]),
     ("STREET_ADDRESS", "we have 3 Main issues and 12 Open tickets", []),
     # URL (containers) and query-string PII
     ("URL", "see https://crm.example.site/t/42?tab=notes. and www.example.org/x)",

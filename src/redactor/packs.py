@@ -101,6 +101,6 @@ def _load_pack_cached(path: Path) -> tuple[Recognizer, ...]:
 def load_pack(name_or_path: str) -> tuple[Recognizer, ...]:
     """Build the recognizers of one pack, by built-in name or ``.yaml`` path (cached)."""
     # Import the modules that register recognizer kinds.
-    from . import names, patterns, phones, urls  # noqa: F401
+    from . import addresses, names, patterns, phones, places, urls  # noqa: F401
 
     return _load_pack_cached(_pack_path(name_or_path).resolve())

@@ -17,7 +17,9 @@ possible gives ``score`` (which usually needs context to pass a threshold).
 
 A bare run of digits (no ``+``, separator or parenthesis) is much more often an id or a
 timestamp than a phone number, so it counts as valid only for ``home_regions``; for the
-other regions it is at most *possible*.
+other regions it is at most *possible*. A valid number is marked *validated* (it wins
+overlaps, e.g. against a street address) only when it is phone-shaped (``+``, parentheses,
+two dashes or dots) or next to a context word.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ _DATE_LIKE = regex.compile(
     r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:19|20)\d\d-(?:0[1-9]|1[0-2]))")
 _TIME_AFTER = regex.compile(r"[T ]?\d{1,2}:\d{2}")
 _SSN_SHAPE = regex.compile(r"\d{3}-\d{2}-\d{4}")
-_DOTTED_QUAD = regex.compile(r"\d{1,3}(?:\.\d{1,3}){3}")  # IP addresses, version numbers
+# IP addresses and version numbers; five dotted pairs ("01.84.17.61.18") are a French phone.
+_DOTTED_QUAD = regex.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)")
 _PIECE = regex.compile(r"\S+")
 
 
@@ -100,9 +103,11 @@ class PhoneRecognizer:
         for m in matches:
             for start, end, verdict in self._decompose(text, m.start(), m.end()):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
-                if self._context is not None and self._context.seen(text, start, end):
+                context = self._context is not None and self._context.seen(text, start, end)
+                if context:
                     score, why = boost(score), f"{why}+context"
-                found.append(Finding(self.entity_type, start, end, score, self.name, verdict, why))
+                found.append(Finding(self.entity_type, start, end, score, self.name,
+                                     verdict and (context or _phone_shaped(text[start:end])), why))
         return found
 
     def _decompose(self, text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
@@ -165,6 +170,16 @@ class PhoneRecognizer:
         if not candidate.isdigit() and any(_valid(candidate, r) for r in self._regions):
             return _FOREIGN
         return _POSSIBLE if any(_possible(candidate, r) for r in self._regions) else None
+
+
+def _phone_shaped(candidate: str) -> bool:
+    """Punctuation only phone numbers have: ``+44 ...``, ``(212) ...``, ``212-555-0143``.
+
+    A number valid for some region but written without these ("19607 107", a house and a
+    street number) wins overlaps as *validated* only next to a phone context word.
+    """
+    return (candidate.startswith(("+", "00")) or "(" in candidate
+            or candidate.count("-") >= 2 or candidate.count(".") >= 2)
 
 
 # Evidence that a candidate is a phone number, strongest first.
