@@ -46,7 +46,7 @@ COMMENTS = (
 USERS = (
     b'[{"id":20001,"name":"<PERSON>","email":"<EMAIL_ADDRESS>","phone":"<PHONE_NUMBER>",'
     b'"role":"end-user","verified":true},{"id":20002,"name":"<PERSON>","email":"<EMAIL_ADDRESS>",'
-    b'"phone":null,"role":"end-user","verified":false},{"id":30001,"name":"Ana Agent",'
+    b'"phone":null,"role":"end-user","verified":false},{"id":30001,"name":"<PERSON> Agent",'
     b'"email":"<EMAIL_ADDRESS>","phone":"<PHONE_NUMBER>","role":"agent","verified":true}]')
 
 HTML = (
@@ -61,7 +61,7 @@ HTML = (
     b'</body></html>')
 
 CSV = (b'id,name,email,phone\n20001,<PERSON>,<EMAIL_ADDRESS>,<PHONE_NUMBER>\n'
-       b'20002,"Becker, Tom",<EMAIL_ADDRESS>,\n')
+       b'20002,"Becker, <PERSON>",<EMAIL_ADDRESS>,\n')  # the surname alone: see the NER test
 
 TEXT = b'Call notes for ticket 1001.\nCustomer confirmed email <EMAIL_ADDRESS> and SSN <US_SSN>.\n'
 
@@ -75,8 +75,7 @@ SSE = (b'event: ticket.updated\nid: 1\ndata: {"ticket_id":1001,"email":"<EMAIL_A
 
 def no_planted(body: bytes) -> None:
     for value in PLANTED:
-        if value != "Becker, Tom":  # the one name the patterns-only policy cannot see in CSV
-            assert value.encode() not in body, value
+        assert value.encode() not in body, value
 
 
 @pytest.mark.parametrize("path, content_type, expected", [
