@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test bench bench-accuracy bench-throughput clean
+.PHONY: venv demo test bench bench-accuracy bench-throughput bench-proxy clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,9 @@ $(VENV)/.bench: $(STAMP)
 
 bench-accuracy: $(VENV)/.bench
 	$(BIN)/python benchmarks/accuracy.py
+
+bench-proxy: venv
+	$(BIN)/python benchmarks/proxy_load.py
 
 bench-throughput: $(VENV)/.bench
 	$(BIN)/python benchmarks/throughput.py

@@ -33,7 +33,7 @@ from .governance.settings import GovernancePolicy
 from .nlp import DEFAULT_MODEL
 
 __all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "OperatorSpec",
-           "Policy", "PolicySource", "RolePolicy", "load_policy"]
+           "Policy", "PolicySource", "ProxyPolicy", "RolePolicy", "load_policy"]
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "policies"
 BUILTIN_POLICIES = ("default", "patterns_only")
@@ -105,6 +105,18 @@ class RolePolicy(_Model):
     disabled: list[str] = []
 
 
+class ProxyPolicy(_Model):
+    """What the proxy lets through unredacted, and whether it needs to know the agent.
+
+    ``passthrough_types``: media types (``image/*``, ``application/pdf``) whose bodies the
+    proxy cannot redact but may pass unchanged; any other unredactable type is refused
+    (403). ``require_identity``: a request without the trusted agent-id header gets 401.
+    """
+
+    passthrough_types: list[str] = ["image/*"]
+    require_identity: bool = False
+
+
 class Policy(_Model):
     """A validated redaction policy (immutable)."""
 
@@ -120,6 +132,7 @@ class Policy(_Model):
     deny: list[DenyEntry] = []
     json_rules: JsonPolicy = Field(JsonPolicy(), alias="json")
     roles: dict[str, RolePolicy] = {}
+    proxy: ProxyPolicy = ProxyPolicy()
     pattern_timeout_s: float = Field(1.0, gt=0.0, le=60.0)
     governance: GovernancePolicy = GovernancePolicy()  # audit, reveal, anomaly, vault
 

@@ -1,0 +1,337 @@
+"""Load test of the redacting proxy on loopback, against the same fake CRM, in one run.
+
+Paths compared (each a separate process; the load generator is this process):
+
+* ``direct``: the fake CRM itself (tests/fixtures/fake_crm.py);
+* ``bare``: a bare aiohttp pass-through proxy written here (one ClientSession, hop-by-hop
+  headers dropped, body buffered, no redaction): the ceiling of this architecture here;
+* ``redactor``: ``redactor proxy`` started from its command line, with
+  - a patterns-only policy (proxy/zendesk.yaml on the ``patterns_only`` base),
+  - the NER policy (proxy/zendesk.yaml as shipped, spaCy en_core_web_sm) with 1 and 2
+    worker processes.
+
+Payloads are ~4 KB Zendesk-style ticket JSON, a different ticket (names, e-mails, cards)
+for every request so the proxy's payload cache never hits; the ``cache-hit`` rows fetch one
+ticket over and over. Each cell runs for ``--seconds`` after a warm-up; latencies are per
+request (milliseconds), "added p50" is over the direct path at the same concurrency.
+
+    .venv/bin/python benchmarks/proxy_load.py [--seconds 5] [--quick]
+
+Prints a table and checks the issue's targets (patterns-only >= 50% of bare req/s at
+concurrency 16; <= 2 ms added p50 at concurrency 1; NER 2 workers >= 1.7x 1 worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+       "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+_SPIN = "import time\nt=time.perf_counter()\nx=0\nfor i in range(8_000_000): x+=i\nprint(time.perf_counter()-t)"
+
+
+def free_cores() -> float:
+    """How many cores two CPU-bound processes actually get right now (2.0 on an idle
+    2-CPU machine): other work on the machine caps what a second worker can add."""
+    one = float(subprocess.run([PY, "-c", _SPIN], capture_output=True, text=True).stdout)
+    procs = [subprocess.Popen([PY, "-c", _SPIN], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    two = max(float(p.communicate()[0]) for p in procs)
+    return round(min(2.0, 2 * one / two), 2)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and every live descendant (workers, fork server)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        p = frontier.pop()
+        for child, parent in parents.items():
+            if parent == p and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the bare pass-through proxy (run in its own process with --serve-bare) ------------------
+
+def serve_bare(port: int, upstream: str) -> None:
+    from aiohttp import web
+
+    async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+        app["session"] = aiohttp.ClientSession(auto_decompress=False,
+                                               connector=aiohttp.TCPConnector(limit=100))
+        yield
+        await app["session"].close()
+
+    async def handler(request: web.Request) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
+        body = await request.read() if request.body_exists else None
+        async with request.app["session"].request(request.method, upstream + request.path_qs,
+                                                  headers=headers, data=body,
+                                                  allow_redirects=False) as resp:
+            data = await resp.read()
+            out = {k: v for k, v in resp.headers.items() if k.lower() not in HOP}
+            return web.Response(status=resp.status, body=data, headers=out)
+
+    app = web.Application()
+    app.cleanup_ctx.append(session_ctx)
+    app.router.add_route("*", "/{tail:.*}", handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_redactor(upstream: str, policy: Path, workers: int, inline_max_bytes: int | None = None
+                   ) -> tuple[subprocess.Popen[bytes], str, float]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDACTOR_")}
+    if inline_max_bytes is not None:
+        env["REDACTOR_INLINE_MAX_BYTES"] = str(inline_max_bytes)
+    started = time.perf_counter()
+    proc = subprocess.Popen([PY, "-m", "redactor.cli", "proxy", "--upstream", upstream,
+                             "--listen", f"127.0.0.1:{port}", "--policy", str(policy),
+                             "--workers", str(workers), "--log-level", "WARNING"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/_redactor/healthz", timeout=120)
+    return proc, url, time.perf_counter() - started
+
+
+# -- load ----------------------------------------------------------------------------------------
+
+_TICKETS = itertools.count()
+
+
+@dataclass
+class Cell:
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+    requests: int = 0
+    cpu_ms: float | None = None  # CPU ms per request of the measured server's process tree
+
+
+def measured(pid: int | None, base: str, concurrency: int, seconds: float, *, vary: bool) -> Cell:
+    before = tree_cpu_s(pid) if pid else 0.0
+    cell = asyncio.run(load(base, concurrency, seconds, vary=vary))
+    if pid and cell.requests:
+        # includes the warm-up requests' share: (warm-up + measured) requests over both phases
+        cell.cpu_ms = 1000 * (tree_cpu_s(pid) - before) / cell.requests
+    return cell
+
+
+async def load(base: str, concurrency: int, seconds: float, *, vary: bool, warmup: float = 1.0) -> Cell:
+    headers = {"X-Agent-Id": "bench-agent", "Accept-Encoding": "identity"}
+    counter = _TICKETS  # shared by every cell: no ticket is fetched twice in a run
+    latencies: list[float] = []
+    errors = 0
+    total = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def client(until: float, record: bool) -> None:
+            nonlocal errors, total
+            while True:
+                now = time.perf_counter()
+                if now >= until:
+                    return
+                ticket = 100_000 + next(counter) if vary else 10_010
+                async with session.get(f"{base}/api/v2/tickets/{ticket}.json", headers=headers) as r:
+                    await r.read()
+                    ok = r.status == 200
+                total += 1
+                if record:
+                    latencies.append(time.perf_counter() - now)
+                    errors += not ok
+        await asyncio.gather(*(client(time.perf_counter() + warmup, False) for _ in range(concurrency)))
+        started = time.perf_counter()
+        await asyncio.gather(*(client(started + seconds, True) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    ms = [x * 1000 for x in latencies]
+    return Cell(len(ms) / elapsed, statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+                errors, total)
+
+
+def policy_files(tmp: Path) -> dict[str, Path]:
+    data = yaml.safe_load((ROOT / "proxy" / "zendesk.yaml").read_text())
+    data["proxy"]["require_identity"] = True
+    ner = tmp / "zendesk_ner.yaml"
+    ner.write_text(yaml.safe_dump(data))
+    data["extends"] = "patterns_only"
+    patterns = tmp / "zendesk_patterns.yaml"
+    patterns.write_text(yaml.safe_dump(data))
+    return {"patterns": patterns, "ner": ner}
+
+
+def row(name: str, conc: int, cell: Cell, direct: dict[int, Cell], bare: dict[int, Cell]) -> str:
+    added = cell.p50 - direct[conc].p50
+    pct = 100 * cell.rps / bare[conc].rps
+    cpu = f"{cell.cpu_ms:>7.2f}" if cell.cpu_ms is not None else "      -"
+    return (f"| {name:<40} | {conc:>3} | {cell.rps:>8.0f} | {cell.p50:>7.2f} | {cell.p99:>7.2f} | "
+            f"{added:>+8.2f} | {pct:>6.0f}% | {cpu} | {cell.errors:>4} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per cell")
+    parser.add_argument("--quick", action="store_true", help="2 s cells")
+    parser.add_argument("--only", choices=["all", "ner-scaling"], default="all",
+                        help="ner-scaling: only the NER 1- and 2-worker cells at concurrency 16")
+    parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(int(args.serve_bare[0]), args.serve_bare[1])
+        return 0
+    seconds = 2.0 if args.quick else args.seconds
+    load_before = _loadavg()
+    cores_before = free_cores()
+    procs: list[subprocess.Popen[bytes]] = []
+    lines: list[str] = []
+    results: dict[str, Cell] = {}
+    try:
+        up_port, bare_port = free_port(), free_port()
+        upstream = f"http://127.0.0.1:{up_port}"
+        up = start([PY, str(ROOT / "tests/fixtures/fake_crm.py"), "--port", str(up_port)])
+        procs.append(up)
+        wait_http(upstream + "/api/v2/users.json")
+        bare_proc = start([PY, __file__, "--serve-bare", str(bare_port), upstream])
+        procs.append(bare_proc)
+        wait_http(f"http://127.0.0.1:{bare_port}/api/v2/users.json")
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        direct = {c: measured(up.pid, upstream, c, seconds, vary=True) for c in (1, 16)}
+        bare = {c: measured(bare_proc.pid, bare_url, c, seconds, vary=True) for c in (1, 16)}
+        for c in (1, 16):
+            lines.append(row("direct (fake CRM)", c, direct[c], direct, bare))
+        for c in (1, 16):
+            lines.append(row("bare pass-through proxy", c, bare[c], direct, bare))
+        tmp = Path(tempfile.mkdtemp(prefix="proxy_load_"))
+        policies = policy_files(tmp)
+        startups = {}
+        # (policy, workers, inline_max_bytes, concurrencies, cache-hit rows too)
+        plan = [("patterns", 1, None, (1, 16), True), ("patterns", 2, 0, (16,), False),
+                ("ner", 1, None, (1, 16), True), ("ner", 2, None, (1, 16), False)]
+        if args.only == "ner-scaling":
+            plan = [("ner", 1, None, (16,), False), ("ner", 2, None, (16,), False)]
+        for kind, workers, inline, concs, cache_rows in plan:
+            proc, url, startup = start_redactor(upstream, policies[kind], workers, inline)
+            label = "patterns-only" if kind == "patterns" else "NER"
+            where = ", in workers" if inline == 0 else ""
+            startups[f"{label}, {workers} worker(s){where}"] = startup
+            procs.append(proc)
+            for c in concs:
+                cell = measured(proc.pid, url, c, seconds * (2 if kind == "ner" else 1), vary=True)
+                results[f"{kind}-{workers}{'-pool' if inline == 0 else ''}-{c}"] = cell
+                lines.append(row(f"redactor {label}, {workers} worker(s){where}", c, cell, direct, bare))
+            if cache_rows:
+                for c in concs:
+                    cell = measured(proc.pid, url, c, seconds, vary=False)
+                    results[f"{kind}-{workers}-{c}-hit"] = cell
+                    lines.append(row(f"redactor {label}, {workers}w, cache hit", c, cell, direct, bare))
+            stop(proc)
+            procs.remove(proc)
+    finally:
+        for p in procs:
+            stop(p)
+    print(f"proxy_load: ~4 KB ticket JSON, {seconds:g} s per cell ({seconds * 2:g} s for NER), "
+          f"{os.cpu_count()} CPUs, loopback; ms = milliseconds; load average before/after: "
+          f"{load_before} / {_loadavg()}; cores free for 2 CPU-bound processes before/after: "
+          f"{cores_before} / {free_cores()}")
+    print("| path                                     |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | CPU ms  | errs |")
+    print("|------------------------------------------|-----|----------|---------|---------|-----------|--------|---------|------|")
+    for line in lines:
+        print(line)
+    print()
+    print("CPU ms: CPU time per request of the server's processes (proxy + fork server + workers;\n"
+          "for `direct`, the fake CRM); it does not depend on what else the machine runs.")
+    for name, s in startups.items():
+        print(f"startup to healthy ({name}): {s:.2f} s")
+    ner1, ner2 = results["ner-1-16"], results["ner-2-16"]
+    checks = []
+    if "patterns-1-16" in results:
+        p16, p1 = results["patterns-1-16"], results["patterns-1-1"]
+        checks += [
+            (f"patterns-only c16 >= 50% of bare: {100 * p16.rps / bare[16].rps:.0f}%",
+             p16.rps >= 0.5 * bare[16].rps),
+            (f"patterns-only c1 added p50 <= 2 ms: {p1.p50 - direct[1].p50:.2f} ms",
+             p1.p50 - direct[1].p50 <= 2.0),
+        ]
+    checks += [
+        (f"NER 2 workers >= 1.7x 1 worker at c16: {ner2.rps / ner1.rps:.2f}x (CPU ms per request "
+         f"{ner1.cpu_ms or 0:.1f} vs {ner2.cpu_ms or 0:.1f}: on 2 free cores the ceiling is "
+         f"{2 * (ner1.cpu_ms or 1) / (ner2.cpu_ms or 1):.2f}x)", ner2.rps >= 1.7 * ner1.rps),
+    ]
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

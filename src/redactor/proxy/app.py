@@ -1,0 +1,260 @@
+"""The application factory, its middlewares and the reserved ``/_redactor/`` endpoints.
+
+Middlewares, outermost first, each named for what it does:
+
+1. :func:`request_context_and_access_log`: makes the :class:`RequestContext` (request id,
+   ticket id), sets ``X-Request-Id`` on the answer, counts metrics and writes one JSON log
+   line per request (no raw values);
+2. :func:`fail_closed`: turns any failure into a short JSON error (502 / 503 / 504) that
+   holds no byte of the upstream body;
+3. :func:`agent_identity`: reads the agent id and role from the trusted headers; 401 when
+   the policy requires an identity and there is none.
+
+State lives under typed keys (:mod:`.keys`); the one upstream ``ClientSession`` and the
+worker pool are opened and closed in ``cleanup_ctx``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import traceback
+from typing import AsyncIterator, Awaitable, Callable, Iterable
+
+import aiohttp
+from aiohttp import web
+
+from ..policy import Policy, load_policy
+from .config import ProxyConfig
+from .context import RequestContext, new_request_id
+from .errors import FailClosed
+from .handler import UpstreamFailed, error_response, proxy_handler
+from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
+                   RESPONSE_HOOKS, RUNNER, SESSION)
+from .metrics import CONTENT_TYPE_LATEST, ProxyMetrics
+from .pool import WorkerPool
+from .runner import RedactionRunner
+
+__all__ = ["RESERVED_PREFIX", "create_app"]
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("redactor.proxy.access")
+
+RESERVED_PREFIX = "/_redactor/"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,255}$")
+
+
+@web.middleware
+async def request_context_and_access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    ctx = RequestContext(new_request_id(request.headers.get(config.request_id_header)),
+                         request.method, request.path, policy_hash=request.app[POLICY].hash)
+    if config.ticket_id_pattern and not request.path.startswith(RESERVED_PREFIX):
+        match = re.search(config.ticket_id_pattern, request.path)
+        ctx.ticket_id = match.group(1) if match else None
+    request[CONTEXT] = ctx
+    response: web.StreamResponse | None = None
+    status = 499  # the client went away before an answer
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # raised by a hook (e.g. a 403 block)
+        status = exc.status
+        raise
+    finally:
+        ctx.status = status
+        _record(request.app[METRICS], ctx)
+        if not request.path.startswith(RESERVED_PREFIX) and access_log.isEnabledFor(logging.INFO):
+            access_log.info("request", extra={"fields": ctx.log_fields()})
+
+
+def _record(metrics: ProxyMetrics, ctx: RequestContext) -> None:
+    metrics.request(str(ctx.status), ctx.kind or "none").inc()
+    for etype, n in ctx.counts.items():
+        metrics.finding(etype).inc(n)
+    metrics.bytes_upstream.inc(ctx.bytes_upstream)
+    metrics.bytes_client.inc(ctx.bytes_client)
+
+
+@web.middleware
+async def fail_closed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request[CONTEXT]
+    metrics = request.app[METRICS]
+    try:
+        return await handler(request)
+    except FailClosed as exc:
+        ctx.fail_reason = exc.reason
+        metrics.fail_closed.labels(exc.reason).inc()
+        return error_response(exc.status, _PUBLIC_MESSAGES.get(exc.reason, "response withheld"), ctx)
+    except UpstreamFailed as exc:
+        ctx.fail_reason = exc.reason
+        metrics.fail_closed.labels(exc.reason).inc()
+        return error_response(exc.status, exc.message, ctx)
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a bug: log where, never the message (it may quote a body)
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error("internal error %s at %s:%s (request %s)", type(exc).__name__,
+                  frame.filename.rsplit("/", 1)[-1], frame.lineno, ctx.request_id)
+        ctx.fail_reason = "internal_error"
+        metrics.fail_closed.labels("internal_error").inc()
+        return error_response(502, "response withheld: internal error", ctx)
+
+
+_PUBLIC_MESSAGES = {
+    "body_too_large": "response withheld: body exceeds the proxy's size limit",
+    "body_decode_error": "response withheld: body could not be decoded",
+    "redaction_failed": "response withheld: body could not be redacted",
+    "worker_crash": "response withheld: redaction worker failed",
+    "worker_timeout": "response withheld: redaction timed out",
+    "overloaded": "proxy overloaded, retry later",
+    "pool_closed": "proxy is shutting down",
+}
+
+
+def _header(request: web.Request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value if value and _HEADER_VALUE.match(value) else None
+
+
+@web.middleware
+async def agent_identity(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(RESERVED_PREFIX):
+        return await handler(request)
+    ctx = request[CONTEXT]
+    identity = request.app[CONFIG].identity
+    ctx.agent_id = _header(request, identity.agent_id_header)
+    ctx.role = _header(request, identity.agent_role_header)
+    if ctx.agent_id is None and request.app[POLICY].proxy.require_identity:
+        ctx.kind = "unauthenticated"
+        return error_response(401, "agent identity required", ctx)
+    return await handler(request)
+
+
+async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    ctx = request.get(CONTEXT)
+    if ctx is not None:
+        response.headers[request.app[CONFIG].request_id_header] = ctx.request_id
+
+
+# -- reserved endpoints ------------------------------------------------------------------------
+
+async def healthz(request: web.Request) -> web.Response:
+    """Process up: always 200 while the event loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def _upstream_reachable(app: web.Application) -> bool:
+    url = app[CONFIG].upstream_url
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(1.0):
+            _, writer = await asyncio.open_connection(url.host, port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: workers loaded (or inline redaction) and the upstream accepts connections."""
+    app = request.app
+    pool = app[POOL]
+    reasons = []
+    if pool is not None and pool.alive == 0:
+        reasons.append("no redaction worker is ready")
+    if not await _upstream_reachable(app):
+        reasons.append("upstream is not reachable")
+    body = {"status": "ready" if not reasons else "not ready", "policy_hash": app[POLICY].hash,
+            "workers": pool.alive if pool is not None else 0, "reasons": reasons}
+    return web.json_response(body, status=200 if not reasons else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app
+    pool, m = app[POOL], app[METRICS]
+    if pool is not None:
+        m.workers_alive.set(pool.alive)
+        m.worker_restarts.set(pool.restarts)
+    return web.Response(body=m.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def reserved_not_found(request: web.Request) -> web.Response:
+    return error_response(404, "no such proxy endpoint", request.get(CONTEXT))
+
+
+# -- the factory ---------------------------------------------------------------------------------
+
+def _upstream_session(app: web.Application) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG]
+        connector = aiohttp.TCPConnector(limit=config.upstream_connections, keepalive_timeout=30)
+        timeout = aiohttp.ClientTimeout(total=None, connect=config.upstream_connect_timeout_s)
+        app[SESSION] = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),  # never mix one agent's cookies into another's
+            skip_auto_headers=("User-Agent",), trust_env=False)
+        yield
+        await app[SESSION].close()
+    return ctx
+
+
+async def _worker_pool(app: web.Application) -> AsyncIterator[None]:
+    owned = False
+    if app[POOL] is None and app[CONFIG].workers > 0:
+        pool = WorkerPool(app[POLICY], workers=app[CONFIG].workers)
+        await asyncio.get_running_loop().run_in_executor(None, pool.start)
+        app[POOL] = pool
+        owned = True
+    app[RUNNER] = RedactionRunner(app[POLICY], app[CONFIG], app[METRICS], app[POOL])
+    yield
+    if owned and app[POOL] is not None:
+        app[POOL].close()  # type: ignore[union-attr]
+
+
+Plugin = Callable[[web.Application], None]
+
+
+def create_app(config: ProxyConfig, *, policy: Policy | None = None,
+               pool: WorkerPool | None = None, plugins: Iterable[Plugin] = ()) -> web.Application:
+    """Build the proxy application.
+
+    Args:
+        config: the parsed configuration.
+        policy: the policy to apply (default: ``load_policy(config.policy)``).
+        pool: a started :class:`WorkerPool` to use (it is not closed with the app); when
+            ``None`` and ``config.workers > 0`` the app starts and owns one.
+        plugins: callables run on the app before the catch-all routes are added, so they
+            can add reserved endpoints (``/_redactor/reveal``), hooks and cleanup contexts.
+
+    Raises:
+        PolicyError: the policy cannot be loaded.
+    """
+    policy = policy or load_policy(config.policy)
+    if pool is not None and pool.policy.hash != policy.hash:
+        raise ValueError("the worker pool runs a different policy")
+    app = web.Application(middlewares=[request_context_and_access_log, fail_closed, agent_identity],
+                          client_max_size=config.max_request_bytes)
+    app[CONFIG] = config
+    app[POLICY] = policy
+    app[METRICS] = ProxyMetrics()
+    app[POOL] = pool
+    app[REQUEST_HOOKS] = []
+    app[REQUEST_BODY_HOOKS] = []
+    app[RESPONSE_HOOKS] = []
+    app.on_response_prepare.append(_add_request_id)
+    app.cleanup_ctx.append(_upstream_session(app))
+    app.cleanup_ctx.append(_worker_pool)
+    app.router.add_get(RESERVED_PREFIX + "healthz", healthz)
+    app.router.add_get(RESERVED_PREFIX + "readyz", readyz)
+    app.router.add_get(RESERVED_PREFIX + "metrics", metrics)
+    for plugin in plugins:
+        plugin(app)
+    app.router.add_route("*", RESERVED_PREFIX + "{tail:.*}", reserved_not_found)
+    app.router.add_route("*", "/{tail:.*}", proxy_handler)
+    return app

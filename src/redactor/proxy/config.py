@@ -1,0 +1,192 @@
+"""The proxy's configuration: parsed once, at the boundary, into a frozen typed model.
+
+Sources, later ones winning: defaults, a YAML file (``--config``), environment variables
+(``REDACTOR_UPSTREAM``, ``REDACTOR_LISTEN``, ``REDACTOR_POLICY``, ``REDACTOR_WORKERS``,
+``REDACTOR_MAX_BODY_BYTES`` ... one per top-level key, upper-cased), then command-line
+flags. An unknown key in the file, or a bad value anywhere, raises :class:`ConfigError`
+naming the key and where it came from; nothing falls back silently.
+
+Example file::
+
+    upstream: https://crm.internal
+    listen: 0.0.0.0:8080
+    policy: /etc/redactor/zendesk.yaml
+    workers: 2
+    max_body_bytes: 10485760          # bytes, after decompression
+    upstream_timeout_s: 30            # seconds
+    identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from yarl import URL
+
+from .errors import ConfigError
+
+__all__ = ["IdentityConfig", "ProxyConfig", "load_config"]
+
+MiB = 1024 * 1024
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IdentityConfig(_Model):
+    """Which request headers carry the agent's identity (set by the auth gateway)."""
+
+    agent_id_header: str = "X-Agent-Id"
+    agent_role_header: str = "X-Agent-Role"
+    forward_upstream: bool = False  # send the identity headers on to the upstream too
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class ProxyConfig(_Model):
+    """Every setting of ``redactor proxy``; units are in the names (``_s`` seconds, ``_bytes``).
+
+    ``workers=0`` redacts everything in the event loop (only sensible for patterns-only
+    policies and tests). ``inline_max_bytes``: under a patterns-only policy, bodies up to
+    this size are redacted inline rather than shipped to a worker.
+    """
+
+    upstream: str
+    listen: str = "127.0.0.1:8080"
+    policy: str = "default"
+    workers: int = Field(default_factory=_default_workers, ge=0, le=64)
+    max_body_bytes: int = Field(10 * MiB, gt=0)
+    max_request_bytes: int = Field(10 * MiB, gt=0)
+    inline_max_bytes: int = Field(8 * 1024, ge=0)
+    upstream_connect_timeout_s: float = Field(5.0, gt=0)
+    upstream_timeout_s: float = Field(30.0, gt=0)
+    redaction_timeout_s: float = Field(10.0, gt=0)
+    worker_wait_s: float = Field(10.0, gt=0)
+    upstream_connections: int = Field(100, ge=1)
+    cache_bytes: int = Field(32 * MiB, ge=0)
+    identity: IdentityConfig = IdentityConfig()
+    ticket_id_pattern: str | None = r"/tickets/(\d+)"
+    request_id_header: str = "X-Request-Id"
+    log_level: str = "INFO"
+
+    @field_validator("upstream")
+    @classmethod
+    def _check_upstream(cls, value: str) -> str:
+        url = URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if url.query_string or url.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("ticket_id_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                if re.compile(value).groups < 1:
+                    raise ValueError("needs one capturing group: the ticket id")
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]") or "0.0.0.0"
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def upstream_url(self) -> URL:
+        return URL(self.upstream)
+
+
+_ENV_PREFIX = "REDACTOR_"
+_ENV_KEYS = tuple(k for k, f in ProxyConfig.model_fields.items() if k != "identity")
+
+
+def _from_file(path: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError("configuration file not found", source=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file: {exc.strerror}", source=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", source=path) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("a configuration file is a YAML mapping", source=path)
+    return data
+
+
+def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> ProxyConfig:
+    """Build the :class:`ProxyConfig` from a file, the environment and explicit overrides.
+
+    Args:
+        file: a YAML file path (``REDACTOR_CONFIG`` in ``env`` names one when this is None).
+        env: environment variables (``os.environ`` when None); only ``REDACTOR_<KEY>`` for
+            known top-level keys are read.
+        overrides: values from the command line; ``None`` values are ignored.
+
+    Raises:
+        ConfigError: a missing or invalid file, an unknown key, or a bad value; the message
+            names the key and its source (file path, ``env:NAME`` or ``<args>``).
+    """
+    env = os.environ if env is None else env
+    file = file or env.get(_ENV_PREFIX + "CONFIG") or None
+    where = file or "<config>"
+    data: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if file:
+        for key, value in _from_file(file).items():
+            data[str(key)] = value
+            sources[str(key)] = file
+    for key in _ENV_KEYS:
+        name = _ENV_PREFIX + key.upper()
+        if env.get(name):
+            data[key] = env[name]
+            sources[key] = f"env:{name}"
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+            sources[key] = "<args>"
+    try:
+        return ProxyConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        bad = ".".join(str(p) for p in err["loc"]) or None
+        source = sources.get(str(err["loc"][0]) if err["loc"] else "", where)
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        if err["type"] == "missing":
+            message = "is required (flag, REDACTOR_" + (bad or "").upper() + " or config file)"
+        raise ConfigError(message, source=source, key=bad) from None
