@@ -61,7 +61,7 @@ HTML = (
     b'</body></html>')
 
 CSV = (b'id,name,email,phone\n20001,<PERSON>,<EMAIL_ADDRESS>,<PHONE_NUMBER>\n'
-       b'20002,"Becker, <PERSON>",<EMAIL_ADDRESS>,\n')  # the surname alone: see the NER test
+       b'20002,<PERSON>,<EMAIL_ADDRESS>,\n')  # the cell "Becker, Tom": surname, first name
 
 TEXT = b'Call notes for ticket 1001.\nCustomer confirmed email <EMAIL_ADDRESS> and SSN <US_SSN>.\n'
 

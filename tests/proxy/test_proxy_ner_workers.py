@@ -26,9 +26,7 @@ async def test_ner_ticket(make_proxy, ner_pool):
 async def test_ner_finds_names_patterns_miss(make_proxy, ner_pool):
     client = await make_proxy(pool=ner_pool, policy=ner_pool.policy)
     body = await (await client.get("/api/v2/exports/users.csv", headers=AGENT)).read()
-    assert b"Maria" not in body and b"Tom" not in body
-    # Known engine gap (reported to the accuracy work): in the cell "Becker, Tom" the model
-    # finds only "Tom", so the surname stays. The proxy passes every cell to the engine.
+    assert b"Maria" not in body and b"Tom" not in body and b"Becker" not in body
     assert body.startswith(b"id,name,email,phone\n")
 
 

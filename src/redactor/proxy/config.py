@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from yarl import URL
 
