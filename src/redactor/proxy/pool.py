@@ -40,7 +40,7 @@ from .errors import (Overloaded, PoolClosed, ProxyError, RedactionFailed,
 from .vaulting import VaultSpec
 
 if TYPE_CHECKING:
-    from ..operators import TokenIssuer
+    from ..operators.base import TokenIssuer
 
 __all__ = ["Job", "JobResult", "WorkerPool", "run_job"]
 
