@@ -176,8 +176,8 @@ async def session(workdir: Path, *, patterns_only: bool = False, out: Out = prin
     _cli(out, ["audit", "export", "--store", audit_url], f"redactor audit export --store {audit_url}")
     keys = ["--key-file", str(workdir / "keys" / "audit-hmac.key"),
             "--public-key", str(workdir / "keys" / "audit-signing.pub.pem")]
-    shown = (f"redactor audit verify --store {audit_url} --key-file keys/audit-hmac.key "
-             "--public-key keys/audit-signing.pub.pem")
+    shown = (f"redactor audit verify --store {audit_url} --key-file {workdir}/keys/audit-hmac.key "
+             f"--public-key {workdir}/keys/audit-signing.pub.pem")
     out("")
     result["verify_before"] = _cli(out, ["audit", "verify", "--store", audit_url, *keys], shown)
 
