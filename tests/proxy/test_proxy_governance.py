@@ -4,11 +4,14 @@ spool during a store outage), and no raw value in any record, log line or metric
 
 from __future__ import annotations
 
+import os
 import random
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+from unittest.mock import ANY
 
 import orjson
 import pytest
@@ -418,6 +421,7 @@ async def test_no_raw_value_in_audit_records_logs_or_metrics(make_proxy, gov, cl
     email = t["via"]["source"]["from"]["address"]
     await client.get("/api/v2/tickets/1001/comments.json", headers=AGENT)
     await client.get("/tickets/1001/print", headers=AGENT)
+    assert (await client.get("/attachments/receipt.png", headers=AGENT)).status == 200
     await client.post("/api/v2/tickets/1001/comments.json", headers=AGENT,
                       json={"comment": {"body": f"Dear {email}, re card 4111 1111 1111 1111"}})
     status, body = await reveal(client, email, reason="maria.gonzalez@example.com asked, 415-555-0132")
@@ -427,8 +431,52 @@ async def test_no_raw_value_in_audit_records_logs_or_metrics(make_proxy, gov, cl
     metrics = await (await client.get("/_redactor/metrics")).text()
     await close(client)
     exported = "".join(export(gov["audit_store"]))
+    (attachment,) = [r for r in by_action(gov["audit_store"], "view")
+                     if r["resource"]["path"] == "/attachments/{id}"]
+    assert attachment["entities"] == {} and attachment["outcome"] == "ok"
     assert exported.count('"action":"reveal"') == 2
     for value in PLANTED:
         assert value not in exported
         assert value not in metrics
         assert not [line for line in log_lines if value in line]
+
+
+PG_URL = os.environ.get("REDACTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_schemas() -> Iterator[tuple[str, str]]:
+    """Two fresh PostgreSQL schemas (audit, vault), dropped after the test."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_URL, connect_timeout=2).close()
+    except Exception:
+        if os.environ.get("REDACTOR_REQUIRE_PG") == "1" or os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_URL} is required here")
+        pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
+    names = (f"a_{uuid.uuid4().hex[:12]}", f"v_{uuid.uuid4().hex[:12]}")
+    yield names
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+async def test_postgresql_audit_and_vault_stores(make_proxy, upstream, gov, clock, tmp_path,
+                                                 pg_schemas):
+    audit, vault = (f"{PG_URL}?schema={s}" for s in pg_schemas)
+    settings = {**gov, "audit_store": audit, "vault_store": vault,
+                "audit_spool": str(tmp_path / "audit.spool")}
+    client = await make_proxy(policy=governed_policy(), plugins=[governance_plugin(clock=clock)],
+                              **settings)
+    email = (await ticket(client))["via"]["source"]["from"]["address"]
+    assert (await client.post("/api/v2/tickets/1001/comments.json", headers=AGENT,
+                              json={"comment": {"body": f"to {email}"}})).status == 201
+    assert upstream.app[fake_crm.POSTED][0]["body"] == "to maria.gonzalez@example.com"
+    assert await reveal(client, email) == (200, {"token": email, "entity_type": "EMAIL_ADDRESS",
+                                                 "value": "maria.gonzalez@example.com",
+                                                 "request_id": ANY})
+    await close(client)
+    assert verify(audit).records == 7
+    assert [r["action"] for r in records(audit)] == [
+        "start", "policy_load", "view", "rehydrate", "view", "reveal", "stop"]

@@ -140,6 +140,7 @@ def run(config: Any, policy: Any, *, started: float | None = None) -> int:
 async def _serve(config: Any, policy: Any, started: float) -> None:
     from aiohttp import web
 
+    from ..dburl import mask_url
     from .app import create_app
     from .keys import POOL
 
@@ -161,6 +162,7 @@ async def _serve(config: Any, policy: Any, started: float) -> None:
         log.info("listening", extra={"fields": {
             "event": "listening", "listen": f"http://{config.listen}", "upstream": config.upstream,
             "policy": policy.name, "policy_hash": policy.hash,
+            "audit_store": mask_url(config.audit_store) if config.audit_store else None,
             "workers": pool.alive if pool is not None else 0,
             "startup_s": round(time.perf_counter() - started, 3)}})
         stop = asyncio.Event()

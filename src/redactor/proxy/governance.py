@@ -9,7 +9,8 @@
   *that* ticket in a JSON or text body become their values before it goes upstream. The
   re-hydration record is committed first; if it cannot be, or the vault fails: 503 and
   nothing is forwarded;
-* a response hook: one ``view`` record per redacted response (queued, not awaited: the
+* a response hook: one ``view`` record per redacted response (and, with no counts, per
+  pass-through body such as an image attachment) (queued, not awaited: the
   writer thread commits it, or spools it while the store is down), plus ``not_assigned``
   / ``closed_ticket`` flags from the ticket's state in the payload (blocking: 403, the
   redacted body is not sent either);
@@ -43,7 +44,7 @@ from .codecs import BodyKind, parse_content_type
 from .config import ProxyConfig
 from .context import RedactedResponse, RequestContext
 from .errors import ConfigError
-from .keys import (CONFIG, GOVERNANCE, METRICS, POLICY, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
+from .keys import (CONFIG, CONTEXT, GOVERNANCE, METRICS, POLICY, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
                    RESPONSE_HOOKS, VAULT_SPEC)
 from .metrics import GovernanceMetrics
 from .vaulting import VaultSpec, load_vault_spec, policy_uses_vault
@@ -240,11 +241,13 @@ class Governance:
                               body: bytes | None) -> bytes | None:
         """Re-hydrate the tokens of the route's ticket in ``body`` (fail closed: 503)."""
         ticket = rehydrate_ticket(self.settings.rehydrate, request.method, request.path)
-        if ticket is None or not body or self.vault is None or b"<" not in body:
+        if ticket is None or not body or self.vault is None:
             return body
         coding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if coding not in ("", "identity"):
             raise _json(415, ctx, "a request body to re-hydrate must not be compressed")
+        if b"<" not in body:
+            return body
         media, _ = parse_content_type(request.headers.get("Content-Type"))
         loop = asyncio.get_running_loop()
         try:
@@ -308,6 +311,16 @@ class Governance:
             outcome=_outcome(response.status), assigned=assigned, closed=closed)
         self.metrics.audit_append_seconds.observe(time.perf_counter() - started)
         self._watch("view", future)
+
+    async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        """A pass-through body (an attachment, not redactable) is a view too, with no counts."""
+        ctx = request.get(CONTEXT)
+        if ctx is None or ctx.kind != "passthrough" or self.trail is None:
+            return
+        self._watch("view", self.trail.record_view(
+            actor=ctx.agent_id or "anonymous", role=ctx.role, method=ctx.method, path=ctx.route,
+            ticket_id=ctx.ticket_id, entities={}, policy_hash=self.policy.hash,
+            request_id=ctx.request_id, outcome=_outcome(response.status)))
 
     def _payload_state(self, ticket_id: str, actor: str,
                        response: RedactedResponse) -> TicketState | None:
@@ -381,5 +394,6 @@ def governance_plugin(*, clock: Callable[[], float] = time.time,
         app[REQUEST_BODY_HOOKS].append(gov.on_request_body)
         app[RESPONSE_HOOKS].append(gov.on_response)
         app.router.add_post(RESERVED_PREFIX + "reveal", reveal_endpoint)
+        app.on_response_prepare.append(gov.on_prepare)
         app.cleanup_ctx.append(gov.lifecycle)
     return install
