@@ -4,6 +4,7 @@ spool during a store outage), and no raw value in any record, log line or metric
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import uuid
@@ -113,6 +114,11 @@ async def test_tokens_round_trip_through_a_comment_post(make_proxy, upstream, go
         f"Dear customer, we wrote to maria.gonzalez@example.com and will call 415-555-0132. "
         f"Not ours: {other}."]  # another ticket's token stays a token
     assert (await resp.json())["comment"]["body"] == reply  # redacted again: the same tokens
+
+    resp = await client.post("/api/v2/tickets/1001/comments.json", data=gzip.compress(b"{}"),
+                             headers={**AGENT, "Content-Encoding": "gzip",
+                                      "Content-Type": "application/json"})
+    assert resp.status == 415 and len(posted) == 1  # nothing forwarded
     await close(client)
 
     (rehydrate,) = by_action(gov["audit_store"], "rehydrate")
@@ -202,6 +208,8 @@ async def test_reveal_allowed_and_each_denial_rule(make_proxy, gov, clock):
     resp = await client.post("/_redactor/reveal", json={"token": email, "ticket_id": "1001",
                                                         "reason": REASON})
     assert resp.status == 401
+    resp = await client.post("/_redactor/reveal", headers=AGENT, data=b"[" * 20_000)
+    assert (resp.status, (await resp.json())["error"]) == (400, "the request body exceeds 16384 bytes")
     await close(client)
 
     url = gov["audit_store"]

@@ -80,9 +80,9 @@ class ProxyConfig(_Model):
     ticket_id_pattern: str | None = r"/tickets/(\d+)"
     request_id_header: str = "X-Request-Id"
     log_level: str = "INFO"
-    # Governance (audit trail, vault tokens, reveal, anomaly flags; see .governance).
-    # ``audit_store`` None: no governance in ``create_app`` (``redactor proxy`` defaults
-    # it to ./redactor-audit.db).
+    # Governance (audit trail, vault tokens, reveal, anomaly flags): read by
+    # ``governance_plugin()`` (see .governance), which ``redactor proxy`` adds unless
+    # ``--no-audit``; it defaults ``audit_store`` to ./redactor-audit.db.
     audit_store: str | None = None
     audit_spool: str | None = None  # default: the SQLite file + ".spool", else ./redactor-audit.spool
     audit_hmac_key_file: str | None = None

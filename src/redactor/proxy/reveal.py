@@ -53,7 +53,12 @@ async def _parse(request: web.Request) -> RevealRequest | str:
     """The request's fields, or what is wrong with it."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return f"the request body exceeds {MAX_BODY} bytes"
-    body = await request.content.read(MAX_BODY + 1)
+    body = b""
+    while len(body) <= MAX_BODY:  # read() returns what has arrived, not the whole body
+        chunk = await request.content.read(MAX_BODY + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
     if len(body) > MAX_BODY:
         return f"the request body exceeds {MAX_BODY} bytes"
     try:
