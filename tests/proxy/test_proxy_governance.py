@@ -488,3 +488,20 @@ async def test_postgresql_audit_and_vault_stores(make_proxy, upstream, gov, cloc
     assert verify(audit).records == 7
     assert [r["action"] for r in records(audit)] == [
         "start", "policy_load", "view", "rehydrate", "view", "reveal", "stop"]
+
+
+async def test_vault_failure_fails_rehydration_and_reveal_closed(make_proxy, upstream, gov, clock):
+    client = await make_proxy(policy=governed_policy(), plugins=[governance_plugin(clock=clock)],
+                              **gov)
+    email = (await ticket(client))["via"]["source"]["from"]["address"]
+    client.server.app[GOVERNANCE].vault.store.close()  # the vault database goes away
+    resp = await client.post("/api/v2/tickets/1001/comments.json", headers=AGENT,
+                             json={"comment": {"body": f"to {email}"}})
+    assert resp.status == 503
+    assert (await resp.json())["error"] == "request withheld: the token vault is unavailable"
+    assert upstream.app[fake_crm.POSTED] == []
+    status, body = await reveal(client, email)
+    assert (status, body["error"]) == (503, "reveal withheld: the token vault is unavailable")
+    await close(client)
+    assert [r["action"] for r in records(gov["audit_store"])] == [
+        "start", "policy_load", "view", "stop"]  # nothing was re-hydrated or revealed
