@@ -156,7 +156,8 @@ async def session(workdir: Path, *, patterns_only: bool = False, out: Out = prin
 
             out("\n## 3. The agent reveals the e-mail address, with a reason\n")
             ask = {"token": email, "ticket_id": "1001",
-                   "reason": "Customer asked on the phone which address the receipt went to"}
+                   "reason": "Customer called from 415-555-0132: which address did the "
+                             "receipt go to?"}
             _request(out, "POST", "/_redactor/reveal", AGENT, ask)
             async with http.post("/_redactor/reveal", headers=AGENT, json=ask) as resp:
                 body = await _response(out, resp)

@@ -208,13 +208,16 @@ async def test_reveal_allowed_and_each_denial_rule(make_proxy, gov, clock):
     resp = await client.post("/_redactor/reveal", json={"token": email, "ticket_id": "1001",
                                                         "reason": REASON})
     assert resp.status == 401
+    status, body = await reveal(client, email, ticket_id="10/../01")
+    assert (status, body["error"]) == (400, "ticket_id: 1 to 64 letters, digits, '.', '_' or '-'")
     resp = await client.post("/_redactor/reveal", headers=AGENT, data=b"[" * 20_000)
     assert (resp.status, (await resp.json())["error"]) == (400, "the request body exceeds 16384 bytes")
     await close(client)
 
     url = gov["audit_store"]
-    assert [(r["actor"], r["role"], r["detail"]["entity_type"]) for r in by_action(url, "reveal")] \
-        == [("30001", "agent", "EMAIL_ADDRESS"), ("30001", "supervisor", "PERSON")]
+    assert [(r["actor"], r["role"], r["detail"]["entity_type"], r["detail"]["reason"])
+            for r in by_action(url, "reveal")] == [("30001", "agent", "EMAIL_ADDRESS", REASON),
+                                                   ("30001", "supervisor", "PERSON", REASON)]
     assert [r["detail"]["rule"] for r in by_action(url, "reveal_denied")] == denials
     assert all(r["outcome"] == "denied" and r["entities"] == {}
                for r in by_action(url, "reveal_denied"))
@@ -427,6 +430,7 @@ async def test_no_raw_value_in_audit_records_logs_or_metrics(make_proxy, gov, cl
                               **gov)
     t = await ticket(client)
     email = t["via"]["source"]["from"]["address"]
+    phone = t["description"].rsplit(" or ", 1)[1].rstrip(".")
     await client.get("/api/v2/tickets/1001/comments.json", headers=AGENT)
     await client.get("/tickets/1001/print", headers=AGENT)
     assert (await client.get("/attachments/receipt.png", headers=AGENT)).status == 200
@@ -439,6 +443,9 @@ async def test_no_raw_value_in_audit_records_logs_or_metrics(make_proxy, gov, cl
     metrics = await (await client.get("/_redactor/metrics")).text()
     await close(client)
     exported = "".join(export(gov["audit_store"]))
+    reasons = [r["detail"]["reason"] for r in by_action(gov["audit_store"], "reveal")]
+    assert reasons[0] == f"{email} asked, {phone}"  # the ticket's own tokens
+    assert TOKEN_RE.fullmatch(reasons[1]) and reasons[1].startswith("<PERSON_")
     (attachment,) = [r for r in by_action(gov["audit_store"], "view")
                      if r["resource"]["path"] == "/attachments/{id}"]
     assert attachment["entities"] == {} and attachment["outcome"] == "ok"

@@ -13,12 +13,17 @@ Answers (all JSON, ``Cache-Control: no-store``):
   ``assigned_to_agent``, ``ticket_open``, ``anomaly_blocked``); the denial is recorded;
 * 400 a malformed request; 401 no agent identity; 404 the policy issues no vault tokens;
 * 503 the audit trail or the vault is unavailable: nothing is revealed (fail closed).
+
+The reason goes into the audit record *redacted* by the policy (run like a text body, in
+the ticket's token scope, so a value the agent quotes appears as the ticket's token).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import re
 from functools import partial
 from typing import Any
 
@@ -26,14 +31,17 @@ import orjson
 from aiohttp import web
 
 from ..governance import RevealRequest
+from .codecs import BodyKind
 from .context import RequestContext
-from .keys import CONTEXT, GOVERNANCE
+from .keys import CONTEXT, GOVERNANCE, RUNNER
+from .pool import Job
 
 __all__ = ["reveal_endpoint"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
+_TICKET_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -71,6 +79,8 @@ async def _parse(request: web.Request) -> RevealRequest | str:
     missing = [n for n, v in (("token", token), ("ticket_id", ticket), ("reason", reason)) if v is None]
     if missing:
         return f"missing or not a string: {', '.join(missing)}"
+    if not _TICKET_ID.match(ticket or ""):
+        return "ticket_id: 1 to 64 letters, digits, '.', '_' or '-'"
     ctx = request[CONTEXT]
     gov = request.app[GOVERNANCE]
     assert token is not None and ticket is not None and reason is not None and ctx.agent_id
@@ -93,6 +103,10 @@ async def reveal_endpoint(request: web.Request) -> web.Response:
     parsed = await _parse(request)
     if isinstance(parsed, str):
         return _answer(400, ctx, error=parsed)
+    ctx.ticket_id = parsed.ticket_id  # values quoted in the reason get the ticket's tokens
+    redacted = await request.app[RUNNER].run(
+        Job(BodyKind.TEXT, None, data=parsed.reason.encode("utf-8")), ctx)  # FailClosed: 502
+    parsed = dataclasses.replace(parsed, reason=redacted.data.decode("utf-8"))
     loop = asyncio.get_running_loop()
     try:
         outcome = await loop.run_in_executor(
