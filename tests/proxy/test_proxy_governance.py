@@ -512,3 +512,10 @@ async def test_vault_failure_fails_rehydration_and_reveal_closed(make_proxy, ups
     await close(client)
     assert [r["action"] for r in records(gov["audit_store"])] == [
         "start", "policy_load", "view", "stop"]  # nothing was re-hydrated or revealed
+
+
+async def test_a_vault_policy_without_governance_does_not_start(make_proxy):
+    from redactor.proxy import ProxyError
+
+    with pytest.raises(ProxyError, match="the policy issues vault tokens"):
+        await make_proxy(policy=governed_policy())

@@ -28,13 +28,14 @@ from aiohttp import web
 from ..policy import Policy, load_policy
 from .config import ProxyConfig
 from .context import RequestContext, new_request_id
-from .errors import FailClosed
+from .errors import FailClosed, ProxyError
 from .handler import UpstreamFailed, error_response, proxy_handler
 from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
                    RESPONSE_HOOKS, RUNNER, SESSION, VAULT_SPEC)
 from .metrics import CONTENT_TYPE_LATEST, ProxyMetrics
 from .pool import WorkerPool
 from .runner import RedactionRunner
+from .vaulting import policy_uses_vault
 
 __all__ = ["RESERVED_PREFIX", "create_app"]
 
@@ -214,7 +215,10 @@ async def _worker_pool(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = pool
         owned = True
     elif app[POOL] is not None and vault is not None and app[POOL].vault != vault:  # type: ignore[union-attr]
-        raise ValueError("the worker pool was started without this app's vault")
+        raise ProxyError("the worker pool was started without this app's vault")
+    if vault is None and policy_uses_vault(app[POLICY]):
+        raise ProxyError("the policy issues vault tokens (pseudonymize with vault: true): "
+                         "run the proxy with governance (an audit store and a vault key)")
     app[RUNNER] = RedactionRunner(app[POLICY], app[CONFIG], app[METRICS], app[POOL], vault)
     yield
     app[RUNNER].close()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DetectionTimeout, OperatorError
 from ..policy import Policy
+from ..vault.errors import VaultError
 from .bodies import RedactorSet
 from .cache import BodyCache
 from .config import ProxyConfig
@@ -26,8 +27,6 @@ from .errors import PoolClosed, RedactionFailed
 from .metrics import ProxyMetrics
 from .pool import Job, JobResult, WorkerPool, run_job
 from .vaulting import NO_TICKET, VaultSpec
-
-from ..vault.errors import VaultError
 
 if TYPE_CHECKING:
     from ..vault import Vault
