@@ -19,6 +19,15 @@ request (milliseconds), "added p50" is over the direct path at the same concurre
 
 Prints a table and checks the issue's targets (patterns-only >= 50% of bare req/s at
 concurrency 16; <= 2 ms added p50 at concurrency 1; NER 2 workers >= 1.7x 1 worker).
+
+The audit trail (issue 6): the rows above run with ``--no-audit``; the last table is its
+cost with a SQLite audit store (one ``view`` record per response). ``--only audit --reps N``
+runs just that table. Each run starts two fresh proxies (audit off, audit on) and loads
+them *alternately* at concurrency 1, so both see the same machine load
+(this machine is shared: a cell run after another sees other load). It reports the p50
+difference of each run (median, min, max), the CPU ms per request of each proxy, and the
+time a response spends queueing its record (``redactor_proxy_audit_append_seconds``).
+Target: < 1 ms p50 per request.
 """
 
 from __future__ import annotations
@@ -148,8 +157,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def start_redactor(upstream: str, policy: Path, workers: int, inline_max_bytes: int | None = None
-                   ) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_redactor(upstream: str, policy: Path, workers: int, inline_max_bytes: int | None = None,
+                   audit_store: str | None = None) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDACTOR_")}
     if inline_max_bytes is not None:
@@ -157,7 +166,8 @@ def start_redactor(upstream: str, policy: Path, workers: int, inline_max_bytes: 
     started = time.perf_counter()
     proc = subprocess.Popen([PY, "-m", "redactor.cli", "proxy", "--upstream", upstream,
                              "--listen", f"127.0.0.1:{port}", "--policy", str(policy),
-                             "--workers", str(workers), "--log-level", "WARNING"],
+                             "--workers", str(workers), "--log-level", "WARNING",
+                             *(["--audit-store", audit_store] if audit_store else ["--no-audit"])],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/_redactor/healthz", timeout=120)
@@ -231,6 +241,90 @@ def policy_files(tmp: Path) -> dict[str, Path]:
     return {"patterns": patterns, "ner": ner}
 
 
+def audit_append_ms(url: str) -> tuple[float, int]:
+    """Mean ms a response spent queueing its audit record, and how many (from /metrics)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(url + "/_redactor/metrics", timeout=5).read().decode()
+    values = {}
+    for line in text.splitlines():
+        for name in ("redactor_proxy_audit_append_seconds_sum", "redactor_proxy_audit_append_seconds_count"):
+            if line.startswith(name + " "):
+                values[name] = float(line.split()[1])
+    count = int(values.get("redactor_proxy_audit_append_seconds_count", 0))
+    return 1000 * values.get("redactor_proxy_audit_append_seconds_sum", 0.0) / max(count, 1), count
+
+
+async def interleaved(url_off: str, url_on: str, seconds: float) -> tuple[list[float], list[float]]:
+    """c=1 requests alternating between the two proxies (order swapped every pair), so both
+    see the same machine load; returns the latencies (ms) of each."""
+    headers = {"X-Agent-Id": "bench-agent", "Accept-Encoding": "identity"}
+    off: list[float] = []
+    on: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        async def get(base: str) -> float:
+            started = time.perf_counter()
+            async with session.get(f"{base}/api/v2/tickets/{100_000 + next(_TICKETS)}.json",
+                                   headers=headers) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"status {r.status}")
+            return 1000 * (time.perf_counter() - started)
+        warm_until = time.perf_counter() + 1.0
+        while time.perf_counter() < warm_until:
+            await get(url_off)
+            await get(url_on)
+        until = time.perf_counter() + seconds
+        flip = False
+        while time.perf_counter() < until:
+            if flip:
+                b = await get(url_on)
+                a = await get(url_off)
+            else:
+                a = await get(url_off)
+                b = await get(url_on)
+            off.append(a)
+            on.append(b)
+            flip = not flip
+    return off, on
+
+
+def audit_cost(upstream: str, policy: Path, tmp: Path, seconds: float, reps: int) -> list[str]:
+    """Two patterns-only proxies, audit off and on (SQLite), loaded alternately at c=1."""
+    out, diffs, pair_meds, appends, cpu = [], [], [], [], []
+    for rep in range(reps):
+        p_off, u_off, _ = start_redactor(upstream, policy, 1, None, None)
+        p_on, u_on, _ = start_redactor(upstream, policy, 1, None, f"sqlite://{tmp}/audit-{rep}.db")
+        try:
+            c_off, c_on = tree_cpu_s(p_off.pid), tree_cpu_s(p_on.pid)
+            off, on = asyncio.run(interleaved(u_off, u_on, seconds))
+            cpu_off = 1000 * (tree_cpu_s(p_off.pid) - c_off) / len(off)
+            cpu_on = 1000 * (tree_cpu_s(p_on.pid) - c_on) / len(on)
+            appends.append(audit_append_ms(u_on))
+        finally:
+            stop(p_off)
+            stop(p_on)
+        diffs.append(statistics.median(on) - statistics.median(off))
+        pair_meds.append(statistics.median(b - a for a, b in zip(off, on)))
+        cpu.append(cpu_on - cpu_off)
+        out.append(f"| {rep + 1:>3} | {len(off):>5} | {statistics.median(off):>8.3f} | "
+                   f"{statistics.median(on):>8.3f} | {diffs[-1]:>+8.3f} | {pair_meds[-1]:>+9.3f} | "
+                   f"{cpu_off:>7.3f} | {cpu_on:>7.3f} | {appends[-1][0]:>9.4f} |")
+    header = ["audit cost: two patterns-only proxies (1 worker), audit off / on (SQLite), requests "
+              "alternating between them at c=1; ms = milliseconds",
+              "| rep | pairs | p50 off  | p50 on   | p50 diff | pair diff | CPU off | CPU on  | append ms |",
+              "|-----|-------|----------|----------|----------|-----------|---------|---------|-----------|"]
+    med = statistics.median(diffs)
+    summary = [
+        f"p50 on - p50 off: median {med:+.3f} ms (min {min(diffs):+.3f}, max {max(diffs):+.3f}) "
+        f"over {reps} runs; median of per-pair differences: {statistics.median(pair_meds):+.3f} ms",
+        f"CPU per request, on - off: median {statistics.median(cpu):+.3f} ms (min {min(cpu):+.3f}, "
+        f"max {max(cpu):+.3f}); queueing the record in the response path: median "
+        f"{statistics.median(a for a, _ in appends):.4f} ms (mean per run)",
+        f"{'PASS' if med < 1.0 else 'MISS'}  audit append < 1 ms p50 per request (SQLite): {med:+.3f} ms"]
+    return header + out + [""] + summary
+
+
 def row(name: str, conc: int, cell: Cell, direct: dict[int, Cell], bare: dict[int, Cell]) -> str:
     added = cell.p50 - direct[conc].p50
     pct = 100 * cell.rps / bare[conc].rps
@@ -243,8 +337,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per cell")
     parser.add_argument("--quick", action="store_true", help="2 s cells")
-    parser.add_argument("--only", choices=["all", "ner-scaling"], default="all",
-                        help="ner-scaling: only the NER 1- and 2-worker cells at concurrency 16")
+    parser.add_argument("--only", choices=["all", "ner-scaling", "audit"], default="all",
+                        help="ner-scaling: only the NER 1- and 2-worker cells at concurrency 16; "
+                             "audit: only the audit-trail cost (pairs off/on at concurrency 1)")
+    parser.add_argument("--reps", type=int, default=5, help="audit off/on pairs (--only audit)")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -256,6 +352,7 @@ def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     lines: list[str] = []
     results: dict[str, Cell] = {}
+    audit_lines: list[str] = []
     try:
         up_port, bare_port = free_port(), free_port()
         upstream = f"http://127.0.0.1:{up_port}"
@@ -266,6 +363,11 @@ def main() -> int:
         procs.append(bare_proc)
         wait_http(f"http://127.0.0.1:{bare_port}/api/v2/users.json")
         bare_url = f"http://127.0.0.1:{bare_port}"
+        if args.only == "audit":
+            tmp = Path(tempfile.mkdtemp(prefix="proxy_load_"))
+            for line in audit_cost(upstream, policy_files(tmp)["patterns"], tmp, seconds, args.reps):
+                print(line)
+            return 0
         direct = {c: measured(up.pid, upstream, c, seconds, vary=True) for c in (1, 16)}
         bare = {c: measured(bare_proc.pid, bare_url, c, seconds, vary=True) for c in (1, 16)}
         for c in (1, 16):
@@ -297,6 +399,8 @@ def main() -> int:
                     lines.append(row(f"redactor {label}, {workers}w, cache hit", c, cell, direct, bare))
             stop(proc)
             procs.remove(proc)
+        if args.only == "all":
+            audit_lines = audit_cost(upstream, policies["patterns"], tmp, seconds, 3)
     finally:
         for p in procs:
             stop(p)
@@ -323,6 +427,7 @@ def main() -> int:
             (f"patterns-only c1 added p50 <= 2 ms: {p1.p50 - direct[1].p50:.2f} ms",
              p1.p50 - direct[1].p50 <= 2.0),
         ]
+
     checks += [
         (f"NER 2 workers >= 1.7x 1 worker at c16: {ner2.rps / ner1.rps:.2f}x (CPU ms per request "
          f"{ner1.cpu_ms or 0:.1f} vs {ner2.cpu_ms or 0:.1f}: on 2 free cores the ceiling is "
@@ -330,6 +435,10 @@ def main() -> int:
     ]
     for text, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {text}")
+    if args.only == "all":
+        print()
+        for line in audit_lines:
+            print(line)
     return 0
 
 

@@ -28,3 +28,16 @@ def zendesk_policy(base: str = "patterns_only", **changes: Any) -> Policy:
     for key, value in changes.items():
         data[key] = value
     return load_policy(data)
+
+
+GOVERNED_POLICY = ROOT / "proxy" / "zendesk-governed.yaml"
+
+
+def governed_policy(base: str = "patterns_only", **governance: Any) -> Policy:
+    """The governed example policy on ``base``; ``governance`` keys replace its sections
+    (``anomaly={...}`` replaces the whole ``governance.anomaly`` mapping)."""
+    data = yaml.safe_load(GOVERNED_POLICY.read_text())
+    data["extends"] = base
+    for key, value in governance.items():
+        data["governance"][key] = value
+    return load_policy(data)

@@ -7,11 +7,12 @@ def test_all_is_sorted_and_pinned():
     assert redactor.proxy.__all__ == sorted(redactor.proxy.__all__)
     assert redactor.proxy.__all__ == [
         "BodyDecodeError", "BodyKind", "BodyTooLarge", "CONFIG", "CONTEXT", "ConfigError",
-        "FailClosed", "IdentityConfig", "METRICS", "Overloaded", "POLICY", "POOL", "PoolClosed",
+        "FailClosed", "GOVERNANCE", "IdentityConfig", "METRICS", "Overloaded", "POLICY", "POOL", "PoolClosed",
         "ProxyConfig", "ProxyError", "REQUEST_BODY_HOOKS", "REQUEST_HOOKS", "RESERVED_PREFIX",
         "RESPONSE_HOOKS", "RedactedResponse", "RedactionFailed", "RequestBodyHook",
         "RequestContext", "RequestHook", "ResponseHook",
-        "WorkerCrashed", "WorkerPool", "WorkerTimeout", "create_app", "load_config"]
+        "VAULT_SPEC", "WorkerCrashed", "WorkerPool", "WorkerTimeout", "create_app",
+        "governance_plugin", "load_config"]
 
 
 def test_every_name_resolves():

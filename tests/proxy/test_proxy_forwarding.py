@@ -271,8 +271,9 @@ async def test_body_hook_rewrites_request_and_plugin_adds_endpoint(make_proxy, u
     resp = await client.post("/echo", data=b'{"body": "Dear <PERSON_1>"}', headers=AGENT)
     assert resp.status == 200
     assert last_request(upstream)["body"] == b'{"body": "Dear Dana"}'
-    resp = await client.post("/_redactor/reveal", json={})
+    resp = await client.post("/_redactor/reveal", json={}, headers=AGENT)  # reveal needs the agent
     assert resp.status == 200 and await resp.json() == {"revealed": False}
+    assert (await client.post("/_redactor/reveal", json={})).status == 401
 
 
 async def test_redacted_views_are_private_to_the_agent(make_proxy, aiohttp_server):

@@ -152,7 +152,8 @@ async def test_cli_starts_fast_and_redacts(upstream, unused_tcp_port, tmp_path):
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         *_proxy_command("--listen", f"127.0.0.1:{unused_tcp_port}", "--policy",
-                        str(tmp_path / "policy.yaml"), "--workers", "1"),
+                        str(tmp_path / "policy.yaml"), "--workers", "1",
+                        "--audit-store", f"sqlite://{tmp_path}/audit.db"),
         env=env, stderr=asyncio.subprocess.PIPE)
     try:
         assert proc.stderr is not None
@@ -175,6 +176,13 @@ async def test_cli_starts_fast_and_redacts(upstream, unused_tcp_port, tmp_path):
         assert len(access) == 1 and access[0]["route"] == "/api/v2/tickets/{id}"
         for value in PLANTED:
             assert value not in rest
+        assert record["audit_store"] == f"sqlite://{tmp_path}/audit.db"
+        from redactor.audit import export
+        audit = [orjson.loads(x) for x in export(f"sqlite://{tmp_path}/audit.db")]
+        assert [(r["action"], r["actor"]) for r in audit] == [
+            ("start", None), ("policy_load", None), ("view", "a1"), ("stop", None)]
+        assert audit[2]["resource"] == {"method": "GET", "path": "/api/v2/tickets/{id}",
+                                        "ticket_id": "1001"}
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -146,6 +146,20 @@ class AnomalyDetector:
         return [AnomalyFlag(kind, event.actor, event.ticket_id, kind in s.block, detail)
                 for kind, detail in found]
 
+    def ticket_flags(self, actor: str, ticket_id: str, *, assigned: bool | None,
+                     closed: bool | None) -> list[AnomalyFlag]:
+        """``not_assigned`` / ``closed_ticket`` flags from a ticket's state as a response
+        showed it, for a request :meth:`observe` has already counted (no volume change)."""
+        s = self.settings
+        if not s.enabled:
+            return []
+        kinds = []
+        if s.flag_not_assigned and assigned is False:
+            kinds.append("not_assigned")
+        if s.flag_closed and closed is True:
+            kinds.append("closed_ticket")
+        return [AnomalyFlag(kind, actor, ticket_id, kind in s.block) for kind in kinds]
+
     def _volume(self, st: _Baseline, at: float) -> dict[str, float | int | str] | None:
         v = self.settings.volume
         if not v.enabled:

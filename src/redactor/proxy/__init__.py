@@ -25,8 +25,9 @@ if TYPE_CHECKING:  # the real imports are lazy, so `redactor --help` works witho
                           ResponseHook)
     from .errors import (BodyDecodeError, BodyTooLarge, ConfigError, FailClosed, Overloaded,
                          PoolClosed, ProxyError, RedactionFailed, WorkerCrashed, WorkerTimeout)
-    from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
-                       RESPONSE_HOOKS)
+    from .governance import governance_plugin
+    from .keys import (CONFIG, CONTEXT, GOVERNANCE, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS,
+                       REQUEST_HOOKS, RESPONSE_HOOKS, VAULT_SPEC)
     from .pool import WorkerPool
 
 _WHERE = {
@@ -34,11 +35,13 @@ _WHERE = {
     "IdentityConfig": "config", "ProxyConfig": "config", "load_config": "config",
     "RedactedResponse": "context", "RequestContext": "context", "RequestHook": "context",
     "ResponseHook": "context", "RequestBodyHook": "context", "WorkerPool": "pool",
+    "governance_plugin": "governance",
     **{name: "errors" for name in ("BodyDecodeError", "BodyTooLarge", "ConfigError", "FailClosed",
                                    "Overloaded", "PoolClosed", "ProxyError", "RedactionFailed",
                                    "WorkerCrashed", "WorkerTimeout")},
-    **{name: "keys" for name in ("CONFIG", "CONTEXT", "METRICS", "POLICY", "POOL",
-                                 "REQUEST_BODY_HOOKS", "REQUEST_HOOKS", "RESPONSE_HOOKS")},
+    **{name: "keys" for name in ("CONFIG", "CONTEXT", "GOVERNANCE", "METRICS", "POLICY", "POOL",
+                                 "REQUEST_BODY_HOOKS", "REQUEST_HOOKS", "RESPONSE_HOOKS",
+                                 "VAULT_SPEC")},
 }
 
 
@@ -59,6 +62,7 @@ __all__ = [
     "CONTEXT",
     "ConfigError",
     "FailClosed",
+    "GOVERNANCE",
     "IdentityConfig",
     "METRICS",
     "Overloaded",
@@ -77,9 +81,11 @@ __all__ = [
     "RequestContext",
     "RequestHook",
     "ResponseHook",
+    "VAULT_SPEC",
     "WorkerCrashed",
     "WorkerPool",
     "WorkerTimeout",
     "create_app",
+    "governance_plugin",
     "load_config",
 ]

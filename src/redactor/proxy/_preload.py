@@ -27,6 +27,6 @@ if os.environ.get(ENV):
         from .bodies import RedactorSet
 
         PRELOADED = RedactorSet(load_policy(orjson.loads(os.environ[ENV])))
-        PRELOADED.for_role(None).redact(WARM_UP)
+        PRELOADED.for_role(None).analyze(WARM_UP)  # detection only: no vault here
     except Exception:  # each worker then loads (and reports) on its own
         PRELOADED = None

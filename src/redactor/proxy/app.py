@@ -28,13 +28,14 @@ from aiohttp import web
 from ..policy import Policy, load_policy
 from .config import ProxyConfig
 from .context import RequestContext, new_request_id
-from .errors import FailClosed
+from .errors import FailClosed, ProxyError
 from .handler import UpstreamFailed, error_response, proxy_handler
 from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
-                   RESPONSE_HOOKS, RUNNER, SESSION)
+                   RESPONSE_HOOKS, RUNNER, SESSION, VAULT_SPEC)
 from .metrics import CONTENT_TYPE_LATEST, ProxyMetrics
 from .pool import WorkerPool
 from .runner import RedactionRunner
+from .vaulting import policy_uses_vault
 
 __all__ = ["RESERVED_PREFIX", "create_app"]
 
@@ -44,6 +45,7 @@ access_log = logging.getLogger("redactor.proxy.access")
 RESERVED_PREFIX = "/_redactor/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HEADER_VALUE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,255}$")
+_IDENTIFIED_RESERVED = frozenset({RESERVED_PREFIX + "reveal"})  # reserved endpoints that need the agent
 
 
 @web.middleware
@@ -124,7 +126,7 @@ def _header(request: web.Request, name: str) -> str | None:
 
 @web.middleware
 async def agent_identity(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(RESERVED_PREFIX):
+    if request.path.startswith(RESERVED_PREFIX) and request.path not in _IDENTIFIED_RESERVED:
         return await handler(request)
     ctx = request[CONTEXT]
     identity = request.app[CONFIG].identity
@@ -206,13 +208,20 @@ def _upstream_session(app: web.Application) -> Callable[[web.Application], Async
 
 async def _worker_pool(app: web.Application) -> AsyncIterator[None]:
     owned = False
+    vault = app.get(VAULT_SPEC)
     if app[POOL] is None and app[CONFIG].workers > 0:
-        pool = WorkerPool(app[POLICY], workers=app[CONFIG].workers)
+        pool = WorkerPool(app[POLICY], workers=app[CONFIG].workers, vault=vault)
         await asyncio.get_running_loop().run_in_executor(None, pool.start)
         app[POOL] = pool
         owned = True
-    app[RUNNER] = RedactionRunner(app[POLICY], app[CONFIG], app[METRICS], app[POOL])
+    elif app[POOL] is not None and vault is not None and app[POOL].vault != vault:  # type: ignore[union-attr]
+        raise ProxyError("the worker pool was started without this app's vault")
+    if vault is None and policy_uses_vault(app[POLICY]):
+        raise ProxyError("the policy issues vault tokens (pseudonymize with vault: true): "
+                         "run the proxy with governance (an audit store and a vault key)")
+    app[RUNNER] = RedactionRunner(app[POLICY], app[CONFIG], app[METRICS], app[POOL], vault)
     yield
+    app[RUNNER].close()
     if owned and app[POOL] is not None:
         app[POOL].close()  # type: ignore[union-attr]
 

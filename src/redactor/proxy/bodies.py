@@ -28,6 +28,7 @@ from typing import Any, Callable
 import orjson
 
 from ..engine import Redactor
+from ..operators import OperationContext
 from ..policy import Policy
 from .codecs import BodyKind
 from .errors import RedactionFailed
@@ -118,17 +119,19 @@ def _json_dumps(value: Any, stdlib: bool) -> bytes:
         raise RedactionFailed("redacted JSON cannot be written") from None
 
 
-def _redact_json(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, Counts]:
+def _redact_json(redactor: Redactor, data: bytes, charset: str,
+                 ctx: OperationContext | None = None) -> tuple[bytes, Counts]:
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark is not JSON
     source: bytes | str = data if charset in ("utf-8", "utf8") else _text(data, charset)
     value, stdlib = _json_loads(source)
-    result = redactor.redact_json(value)
+    result = redactor.redact_json(value, ctx=ctx)
     return _json_dumps(result.value, stdlib), dict(result.counts)
 
 
-def _redact_text(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, Counts]:
+def _redact_text(redactor: Redactor, data: bytes, charset: str,
+                 ctx: OperationContext | None = None) -> tuple[bytes, Counts]:
     text = _text(data, charset)
-    result = redactor.redact(text)
+    result = redactor.redact_many([text], ctx=ctx)[0]
     if not result.findings:
         return data, {}
     return _encode(result.text, charset), result.counts()
@@ -139,14 +142,15 @@ def _line_ending(text: str) -> str:
     return "\r\n" if i > 0 and text[i - 1] == "\r" else "\n"
 
 
-def _redact_csv(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, Counts]:
+def _redact_csv(redactor: Redactor, data: bytes, charset: str,
+                ctx: OperationContext | None = None) -> tuple[bytes, Counts]:
     text = _text(data, charset)
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error:
         raise RedactionFailed("body is not valid CSV") from None
     cells = [(r, c) for r, row in enumerate(rows) for c, cell in enumerate(row) if cell.strip()]
-    results = redactor.redact_many([rows[r][c] for r, c in cells])
+    results = redactor.redact_many([rows[r][c] for r, c in cells], ctx=ctx)
     counts: Counts = {}
     for (r, c), result in zip(cells, results):
         if result.findings:
@@ -162,13 +166,15 @@ def _redact_csv(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, C
     return _encode(body, charset), counts
 
 
-def _redact_html(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, Counts]:
+def _redact_html(redactor: Redactor, data: bytes, charset: str,
+                 ctx: OperationContext | None = None) -> tuple[bytes, Counts]:
     from .html import redact_html  # selectolax is imported only when HTML is seen
 
-    return redact_html(redactor, data, charset)
+    return redact_html(redactor, data, charset, ctx)
 
 
-_REDACTORS: dict[BodyKind, Callable[[Redactor, bytes, str], tuple[bytes, Counts]]] = {
+_REDACTORS: dict[BodyKind, Callable[[Redactor, bytes, str, OperationContext | None],
+                                    tuple[bytes, Counts]]] = {
     BodyKind.JSON: _redact_json,
     BodyKind.TEXT: _redact_text,
     BodyKind.CSV: _redact_csv,
@@ -176,9 +182,12 @@ _REDACTORS: dict[BodyKind, Callable[[Redactor, bytes, str], tuple[bytes, Counts]
 }
 
 
-def redact_body(redactor: Redactor, kind: BodyKind, data: bytes, charset: str = "utf-8"
-                ) -> tuple[bytes, Counts]:
+def redact_body(redactor: Redactor, kind: BodyKind, data: bytes, charset: str = "utf-8",
+                ctx: OperationContext | None = None) -> tuple[bytes, Counts]:
     """Redact one whole decoded body of ``kind``; returns the new bytes and counts by type.
+
+    ``ctx``: the operator context of the whole body (it carries the vault and ticket scope
+    when the policy issues vault tokens); ``None``: a fresh one per engine call.
 
     Raises:
         RedactionFailed: the body cannot be decoded in ``charset`` or parsed as ``kind``.
@@ -188,18 +197,19 @@ def redact_body(redactor: Redactor, kind: BodyKind, data: bytes, charset: str = 
         raise ValueError(f"{kind.value} bodies are redacted unit by unit: use redact_units")
     if not data.strip():
         return data, {}
-    return _REDACTORS[kind](redactor, data, charset)
+    return _REDACTORS[kind](redactor, data, charset, ctx)
 
 
 # -- NDJSON lines and SSE events --------------------------------------------------------------
 
-def _redact_ndjson_line(redactor: Redactor, line: bytes) -> tuple[bytes, Counts]:
+def _redact_ndjson_line(redactor: Redactor, line: bytes,
+                        ctx: OperationContext | None) -> tuple[bytes, Counts]:
     if not line.strip():
         return line, {}
-    return _redact_json(redactor, line, "utf-8")
+    return _redact_json(redactor, line, "utf-8", ctx)
 
 
-def _sse_data(redactor: Redactor, payload: str) -> tuple[list[str], Counts]:
+def _sse_data(redactor: Redactor, payload: str, ctx: OperationContext | None) -> tuple[list[str], Counts]:
     stripped = payload.lstrip()
     if stripped.startswith(("{", "[")):
         try:
@@ -207,13 +217,14 @@ def _sse_data(redactor: Redactor, payload: str) -> tuple[list[str], Counts]:
         except RedactionFailed:
             pass
         else:
-            redacted = redactor.redact_json(value)
+            redacted = redactor.redact_json(value, ctx=ctx)
             return [_json_dumps(redacted.value, stdlib).decode("utf-8")], dict(redacted.counts)
-    result = redactor.redact(payload)
+    result = redactor.redact_many([payload], ctx=ctx)[0]
     return result.text.split("\n"), result.counts()
 
 
-def _redact_sse_event(redactor: Redactor, event: bytes) -> tuple[bytes, Counts]:
+def _redact_sse_event(redactor: Redactor, event: bytes,
+                      ctx: OperationContext | None) -> tuple[bytes, Counts]:
     """One event (its lines, without the blank line that ends it)."""
     text = _text(event, "utf-8")
     lines = text.splitlines()
@@ -224,11 +235,11 @@ def _redact_sse_event(redactor: Redactor, event: bytes) -> tuple[bytes, Counts]:
     for ln in lines:
         if ln.startswith("data:") or ln == "data":
             if not data_done:
-                new, counts = _sse_data(redactor, "\n".join(data))
+                new, counts = _sse_data(redactor, "\n".join(data), ctx)
                 out.extend(f"data: {d}" if d else "data:" for d in new)
                 data_done = True
         elif ln.startswith(":"):  # a comment: may hold anything
-            result = redactor.redact(ln[1:])
+            result = redactor.redact_many([ln[1:]], ctx=ctx)[0]
             _add(counts, result.counts())
             out.append(":" + result.text)
         else:
@@ -236,7 +247,8 @@ def _redact_sse_event(redactor: Redactor, event: bytes) -> tuple[bytes, Counts]:
     return "\n".join(out).encode("utf-8"), counts
 
 
-def redact_units(redactor: Redactor, kind: BodyKind, units: list[bytes]) -> tuple[list[bytes], Counts]:
+def redact_units(redactor: Redactor, kind: BodyKind, units: list[bytes],
+                 ctx: OperationContext | None = None) -> tuple[list[bytes], Counts]:
     """Redact NDJSON lines (without newline) or SSE events (lines without the blank line).
 
     Returns the redacted units in order and the summed counts. Raises as :func:`redact_body`.
@@ -245,7 +257,7 @@ def redact_units(redactor: Redactor, kind: BodyKind, units: list[bytes]) -> tupl
     counts: Counts = {}
     out: list[bytes] = []
     for unit in units:
-        new, found = fn(redactor, unit)
+        new, found = fn(redactor, unit, ctx)
         out.append(new)
         _add(counts, found)
     return out, counts

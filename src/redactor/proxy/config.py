@@ -15,6 +15,10 @@ Example file::
     max_body_bytes: 10485760          # bytes, after decompression
     upstream_timeout_s: 30            # seconds
     identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role}
+    audit_store: sqlite:///var/lib/redactor/audit.db   # or postgresql://...
+    audit_hmac_key_file: /etc/redactor/audit-hmac.key
+    audit_signing_key_file: /etc/redactor/audit-signing.pem
+    vault_key_file: /etc/redactor/vault.key             # or REDACTOR_VAULT_KEY (hex)
 """
 
 from __future__ import annotations
@@ -76,6 +80,19 @@ class ProxyConfig(_Model):
     ticket_id_pattern: str | None = r"/tickets/(\d+)"
     request_id_header: str = "X-Request-Id"
     log_level: str = "INFO"
+    # Governance (audit trail, vault tokens, reveal, anomaly flags): read by
+    # ``governance_plugin()`` (see .governance), which ``redactor proxy`` adds unless
+    # ``--no-audit``; it defaults ``audit_store`` to ./redactor-audit.db.
+    audit_store: str | None = None
+    audit_spool: str | None = None  # default: the SQLite file + ".spool", else ./redactor-audit.spool
+    audit_hmac_key_file: str | None = None
+    audit_signing_key_file: str | None = None
+    audit_checkpoint_every: int = Field(1000, ge=1)  # records between signed checkpoints
+    audit_checkpoint_interval_s: float = Field(60.0, gt=0)  # seconds between checkpoints
+    vault_store: str | None = None  # default: ./redactor-vault.db (when the policy uses tokens)
+    vault_key_file: str | None = None
+    vault_key_env: str = "REDACTOR_VAULT_KEY"  # the variable holding the key as hex
+    tenant: str = Field("default", min_length=1, max_length=200)
 
     @field_validator("upstream")
     @classmethod

@@ -14,6 +14,7 @@ import re
 from typing import Any, Callable
 
 from ..engine import Redactor
+from ..operators import OperationContext
 from .bodies import Counts, _add, _encode, _redact_json, _text
 from .errors import RedactionFailed
 
@@ -100,7 +101,8 @@ def _code_literals(node: Any, slots: _Slots, pattern: re.Pattern[str]) -> None:
     slots.after.append(rebuild)
 
 
-def redact_html(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, Counts]:
+def redact_html(redactor: Redactor, data: bytes, charset: str,
+                ctx: OperationContext | None = None) -> tuple[bytes, Counts]:
     from selectolax.lexbor import LexborHTMLParser
 
     text = _text(data, charset)
@@ -134,7 +136,7 @@ def redact_html(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, C
             elif node.tag == "style":
                 _code_literals(node, slots, _CSS_PARTS)
     n_slots = len(slots.texts)
-    results = redactor.redact_many(slots.texts + [c for _, c in comments])
+    results = redactor.redact_many(slots.texts + [c for _, c in comments], ctx=ctx)
     changed = False
     for setter, original, result in zip(slots.setters, slots.texts, results[:n_slots]):
         if result.findings:
@@ -152,7 +154,7 @@ def redact_html(redactor: Redactor, data: bytes, charset: str) -> tuple[bytes, C
     for node in json_scripts:
         child = node.first_child
         if child is not None and child.is_text_node and (child.text_content or "").strip():
-            body, found = _redact_json(redactor, child.text_content.encode("utf-8"), "utf-8")
+            body, found = _redact_json(redactor, child.text_content.encode("utf-8"), "utf-8", ctx)
             if found:
                 _add(counts, found)
                 child.replace_with(body.decode("utf-8"))

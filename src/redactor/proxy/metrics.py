@@ -12,6 +12,18 @@ cache_hits_total                counter     redacted bodies served from the payl
 workers_alive                   gauge       worker processes alive
 worker_restarts_total           counter     (gauge of the pool's restart count)
 ==============================  ==========  =================================================
+
+With governance (:class:`GovernanceMetrics`, same registry):
+
+==============================  ==========  =================================================
+audit_records_total             counter     by ``action`` and ``result`` (written, spooled,
+                                            failed)
+audit_append_seconds            histogram   time a response spends queueing its view record
+                                            (seconds; the commit runs on the writer thread)
+anomaly_flags_total             counter     by ``kind`` and ``blocked`` (true / false)
+reveals_total                   counter     by ``outcome`` (allowed, denied, error) and ``rule``
+rehydrated_tokens_total         counter     tokens replaced by values, by ``entity_type``
+==============================  ==========  =================================================
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["CONTENT_TYPE_LATEST", "ProxyMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "GovernanceMetrics", "ProxyMetrics"]
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -68,3 +80,23 @@ class ProxyMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class GovernanceMetrics:
+    """The governance metric families, added to a :class:`ProxyMetrics` registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = "redactor_proxy_"
+        self.audit_records = Counter(p + "audit_records_total", "Audit records by action and result",
+                                     ["action", "result"], registry=registry)
+        self.audit_append_seconds = Histogram(
+            p + "audit_append_seconds", "Time a response spends queueing its audit record (s)",
+            buckets=(0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1),
+            registry=registry)
+        self.anomaly_flags = Counter(p + "anomaly_flags_total", "Access-anomaly flags",
+                                     ["kind", "blocked"], registry=registry)
+        self.reveals = Counter(p + "reveals_total", "Reveal requests by outcome and rule",
+                               ["outcome", "rule"], registry=registry)
+        self.rehydrated = Counter(p + "rehydrated_tokens_total",
+                                  "Vault tokens re-hydrated in requests", ["entity_type"],
+                                  registry=registry)

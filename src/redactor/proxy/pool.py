@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -37,6 +37,10 @@ from .bodies import Counts, RedactorSet, redact_body, redact_units
 from .codecs import BodyKind
 from .errors import (Overloaded, PoolClosed, ProxyError, RedactionFailed,
                      WorkerCrashed, WorkerTimeout)
+from .vaulting import VaultSpec
+
+if TYPE_CHECKING:
+    from ..operators.base import TokenIssuer
 
 __all__ = ["Job", "JobResult", "WorkerPool", "run_job"]
 
@@ -51,13 +55,18 @@ SLEEP_MARKER = b"__redactor_test_sleep__"  # 0.5 s, then redact as usual
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One unit of redaction: a whole body (``data``) or NDJSON / SSE ``units``."""
+    """One unit of redaction: a whole body (``data``) or NDJSON / SSE ``units``.
+
+    ``scope``: (tenant, ticket) the job's vault tokens are issued in; set by the runner
+    when the policy issues vault tokens.
+    """
 
     kind: BodyKind
     role: str | None
     data: bytes = b""
     units: tuple[bytes, ...] = ()
     charset: str = "utf-8"
+    scope: tuple[str, str] | None = None
 
     @property
     def size(self) -> int:
@@ -75,14 +84,22 @@ class JobResult:
     seconds: float = 0.0
 
 
-def run_job(redactors: RedactorSet, job: Job) -> JobResult:
-    """Run ``job`` here and now (inline or inside a worker). Raises as :func:`redact_body`."""
+def run_job(redactors: RedactorSet, job: Job, vault: TokenIssuer | None = None) -> JobResult:
+    """Run ``job`` here and now (inline or inside a worker). Raises as :func:`redact_body`;
+    a vault-token policy without ``vault`` or ``job.scope`` raises ``OperatorError``."""
+    from ..operators import OperationContext
+
     started = time.perf_counter()
     redactor = redactors.for_role(job.role)
+    ctx = None
+    if vault is not None and job.scope is not None:
+        from ..vault import TokenScope
+
+        ctx = OperationContext(vault=vault, scope=TokenScope(*job.scope))
     if job.kind.streamed:
-        units, counts = redact_units(redactor, job.kind, list(job.units))
+        units, counts = redact_units(redactor, job.kind, list(job.units), ctx)
         return JobResult(units=tuple(units), counts=counts, seconds=time.perf_counter() - started)
-    data, counts = redact_body(redactor, job.kind, job.data, job.charset)
+    data, counts = redact_body(redactor, job.kind, job.data, job.charset, ctx)
     return JobResult(data=data, counts=counts, seconds=time.perf_counter() - started)
 
 
@@ -96,7 +113,8 @@ def _check_faults(job: Job) -> None:
         time.sleep(0.5)
 
 
-def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: bool) -> None:
+def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: bool,
+                 vault_spec: VaultSpec | None = None) -> None:
     """Entry point of a worker process (forked from the pool's fork server)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")  # one core per worker: the pool is the parallelism
@@ -108,7 +126,8 @@ def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: b
         redactors = _preload.PRELOADED
         if redactors is None or redactors.policy.hash != policy.hash:
             redactors = RedactorSet(policy)
-            redactors.for_role(None).redact(_preload.WARM_UP)
+            redactors.for_role(None).analyze(_preload.WARM_UP)
+        vault = vault_spec.open() if vault_spec is not None else None  # this process's own store
     except Exception as exc:  # reported to the parent, which fails its start
         conn.send(("failed", type(exc).__name__, str(exc)))
         return
@@ -123,7 +142,7 @@ def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: b
         if fault_markers:
             _check_faults(job)
         try:
-            conn.send(("ok", run_job(redactors, job)))
+            conn.send(("ok", run_job(redactors, job, vault)))
         except DetectionTimeout as exc:
             conn.send(("error", "detection_timeout", str(exc)))
         except RedactionFailed as exc:
@@ -171,18 +190,20 @@ class WorkerPool:
         workers: number of processes (>= 1).
         start_timeout_s: seconds a worker may take to load before its start fails.
         fault_markers: honour the test crash / hang markers (tests only).
+        vault: the vault every worker opens (policies issuing vault tokens).
 
     Call :meth:`start` (blocking, seconds) before :meth:`run`, and :meth:`close` at the end.
     """
 
     def __init__(self, policy: Policy, *, workers: int, start_timeout_s: float = 60.0,
-                 fault_markers: bool = False) -> None:
+                 fault_markers: bool = False, vault: VaultSpec | None = None) -> None:
         if workers < 1:
             raise ValueError("a WorkerPool needs at least one worker")
         self.policy = policy
         self.size = workers
         self._start_timeout_s = start_timeout_s
         self._fault_markers = fault_markers
+        self.vault = vault
         self._ctx = _context(policy)
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
         self._all: set[_Worker] = set()
@@ -198,7 +219,7 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
         data = self.policy.model_dump(mode="json", by_alias=True)
-        process = self._ctx.Process(target=_worker_main, args=(child, data, self._fault_markers),
+        process = self._ctx.Process(target=_worker_main, args=(child, data, self._fault_markers, self.vault),
                                     name="redactor-worker", daemon=True)
         process.start()
         child.close()
