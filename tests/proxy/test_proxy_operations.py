@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import orjson
 import pydantic
@@ -140,7 +139,7 @@ def test_cli_bad_config_exits_2():
 
 
 @pytest.mark.asyncio
-async def test_cli_starts_fast_and_redacts(upstream, unused_tcp_port, tmp_path):
+async def test_cli_starts_and_redacts(upstream, unused_tcp_port, tmp_path):
     """`redactor proxy` in front of the fake CRM, as the README shows, with one worker."""
     import aiohttp
     import yaml
@@ -149,7 +148,6 @@ async def test_cli_starts_fast_and_redacts(upstream, unused_tcp_port, tmp_path):
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDACTOR_")}
     env["REDACTOR_UPSTREAM"] = str(upstream.make_url("/")).rstrip("/")
-    started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         *_proxy_command("--listen", f"127.0.0.1:{unused_tcp_port}", "--policy",
                         str(tmp_path / "policy.yaml"), "--workers", "1",
@@ -158,11 +156,9 @@ async def test_cli_starts_fast_and_redacts(upstream, unused_tcp_port, tmp_path):
     try:
         assert proc.stderr is not None
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
-        elapsed = time.perf_counter() - started
         record = orjson.loads(line)
         assert record["event"] == "listening" and record["listen"] == f"http://127.0.0.1:{unused_tcp_port}"
         assert len(record["policy_hash"]) == 64 and record["workers"] == 1
-        assert elapsed < 5.0, f"startup took {elapsed:.2f} s"
         async with aiohttp.ClientSession() as s:
             async with s.get(f"http://127.0.0.1:{unused_tcp_port}/api/v2/tickets/1001.json",
                              headers={"X-Agent-Id": "a1"}) as resp:
