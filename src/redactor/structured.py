@@ -123,7 +123,7 @@ def _is_pii_number(value: Any) -> bool:
 
 
 def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
-                ctx: OperationContext | None = None) -> JsonRedactionResult:
+                ctx: OperationContext | None = None, workers: int | None = None) -> JsonRedactionResult:
     """Redact the parsed JSON ``value`` (dicts, lists, str, numbers, bools, None).
 
     Returns a new structure (the input is not modified) and counts of findings by type.
@@ -173,7 +173,7 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
             scan_slots.append((parent, key, text))
 
     if scan_slots:
-        results = redactor.redact_many([s[2] for s in scan_slots], ctx=ctx)
+        results = redactor.redact_many([s[2] for s in scan_slots], ctx=ctx, workers=workers)
         for (parent, key, text), result in zip(scan_slots, results):
             if result.findings and result.text != text:
                 parent[key] = result.text
