@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 _FROM_POLICY: Any = object()
 
+# Below this many characters to analyse, a ``workers=N`` call stays in this process: sending
+# the texts to a worker and the findings back costs more than the second core saves.
+POOL_MIN_CHARS = 2000
+
 
 @dataclass(frozen=True, slots=True)
 class RedactionResult:
@@ -161,7 +165,8 @@ class Redactor:
             batch_size: texts per ``nlp.pipe`` batch.
             workers: ``None`` or 1: detection in this process. ``N`` > 1: texts not in the
                 cache are split by size across ``N`` worker processes (started on first use,
-                about 1-3 s each, then kept; see :meth:`close`). Same findings either way.
+                about 1-3 s each, then kept; see :meth:`close`), unless they hold fewer than
+                ``POOL_MIN_CHARS`` (2,000) characters in all. Same findings either way.
 
         Texts found in the cache are not analysed again; equal texts in one call are
         analysed once. Raises as :meth:`analyze`, plus ``ValueError`` for ``workers`` < 1.
@@ -188,7 +193,8 @@ class Redactor:
                 todo.setdefault(key, []).append(i)
         if todo:
             firsts = [texts[idx[0]] for idx in todo.values()]
-            if workers is not None and workers > 1 and len(firsts) > 1:
+            if (workers is not None and workers > 1 and len(firsts) > 1
+                    and sum(map(len, firsts)) >= POOL_MIN_CHARS):
                 found = self._pool(workers).analyze_many(
                     firsts, entities=None if entities is None else sorted(wanted), batch_size=batch_size)
             else:

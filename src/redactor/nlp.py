@@ -235,7 +235,10 @@ letters never count.
         if not pieces:
             return results
         with self._lock:  # spaCy pipelines are not documented as thread-safe
-            docs = list(self._nlp.pipe((p[2] for p in pieces), batch_size=batch_size))
+            if len(pieces) == 1:  # nlp() skips nlp.pipe's generator and batching overhead
+                docs = [self._nlp(pieces[0][2])]
+            else:
+                docs = list(self._nlp.pipe((p[2] for p in pieces), batch_size=batch_size))
         for (i, offset, chunk), doc in zip(pieces, docs):
             limit = len(texts[i])
             for ent in doc.ents:
