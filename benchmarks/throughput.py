@@ -146,7 +146,7 @@ def load_corpus(name: str, quick: bool) -> tuple[str, list[Any], list[int]]:
         texts = _long(100_000, 1, _bodies() + _synth())
     elif name == "json":
         files = [p for p in _payload_files() if 500 <= p.stat().st_size <= 20_000]
-        files = files[:: max(1, len(files) // (6 if quick else 60))]
+        files = files[:: max(1, len(files) // (6 if quick else 30))]
         raw = [p.read_text("utf-8") for p in files]
         return "json", [json.loads(r) for r in raw], [len(r) for r in raw]
     else:

@@ -199,9 +199,9 @@ class Redactor:
                     firsts, entities=None if entities is None else sorted(wanted), batch_size=batch_size)
             else:
                 found = self._analyze_uncached(firsts, wanted, batch_size)
-            for (key, idx), findings in zip(todo.items(), found):
-                if cache is not None:
-                    cache.put(key, tuple(findings))  # type: ignore[arg-type]
+            for (slot, idx), findings in zip(todo.items(), found):
+                if cache is not None and isinstance(slot, bytes):
+                    cache.put(slot, tuple(findings))
                 for i in idx:
                     results[i] = list(findings)
         return results  # type: ignore[return-value]
@@ -298,7 +298,9 @@ class Redactor:
         texts = [_check_text(t) for t in texts]
         ctx = ctx or OperationContext(hash_key=self._hash_key)
         analyses = self.analyze_many(texts, entities=entities, batch_size=batch_size, workers=workers)
-        return [RedactionResult(self.apply(t, f, ctx), tuple(f)) for t, f in zip(texts, analyses)]
+        # Most strings of a payload hold nothing: no operator pass for them.
+        return [RedactionResult(self.apply(t, f, ctx), tuple(f)) if f else RedactionResult(t, ())
+                for t, f in zip(texts, analyses)]
 
     def apply(self, text: str, findings: Sequence[Finding], ctx: OperationContext | None = None) -> str:
         """Apply the policy's operators to ``findings`` of ``text`` (from :meth:`analyze`)."""

@@ -57,7 +57,8 @@ def split_balanced(sizes: Sequence[int], parts: int) -> list[range]:
     if not sizes:
         return []
     target = max(1.0, sum(sizes) / max(1, parts))
-    runs, start, acc = [], 0, 0
+    runs: list[range] = []
+    start, acc = 0, 0
     for i, size in enumerate(sizes):
         acc += size
         if acc >= target and len(runs) < parts - 1:
