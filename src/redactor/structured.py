@@ -106,6 +106,8 @@ class JsonRules:
         self._decide_shape = lru_cache(maxsize=4096)(self._decide)
 
     def decide(self, path: PathKey) -> tuple[str, str | None]:
+        if not self._rules:  # no field rules (the default policy): every value gets the default
+            return self._default, None
         if self._by_shape:  # indices do not matter: cache per shape
             return self._decide_shape(tuple(-1 if isinstance(k, int) else k for k in path))
         return self._decide(path)
