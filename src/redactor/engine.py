@@ -2,9 +2,13 @@
 
 Detection pipeline for each text (see DESIGN.md, "the hot path"):
 
+0. cache: a text analysed before (same policy, same entity types) takes its findings from
+   the :class:`~redactor.cache.AnalysisCache` and skips steps 1-4; equal texts of one batch
+   are analysed once;
 1. normalise (NFKC, zero-width removed, dashes folded) with an offset map back;
 2. pattern pass: every pattern / phone / name / URL recognizer of the policy's packs;
-3. NER pass: the spaCy pipeline's ``ner`` only, many texts per ``nlp.pipe`` batch;
+3. NER pass: the spaCy pipeline's ``ner`` only, many texts per ``nlp.pipe`` batch (texts
+   with no letter skip it); with ``workers=N`` steps 1-4 run in worker processes;
 4. merge: thresholds, allow list, overlap resolution, offsets mapped to the original;
 5. operate: one operator per entity type, applied in one pass.
 """
