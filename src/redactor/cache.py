@@ -43,7 +43,8 @@ class AnalysisCache:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, not {max_entries}")
         self.max_entries = max_entries
-        self._key = os.urandom(32)
+        # HMAC state with the key already absorbed; copying it skips the key set-up per text.
+        self._hmac = hmac.new(os.urandom(32), digestmod="sha256")
         self._items: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -51,8 +52,11 @@ class AnalysisCache:
 
     def key(self, scope: bytes, text: str) -> bytes:
         """The cache key of ``text`` analysed in ``scope`` (32 bytes)."""
+        h = self._hmac.copy()
+        h.update(scope)
         # surrogatepass: a lone surrogate in the text must not make hashing fail.
-        return hmac.digest(self._key, scope + text.encode("utf-8", "surrogatepass"), "sha256")
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return h.digest()
 
     def get(self, key: bytes) -> tuple[Finding, ...] | None:
         with self._lock:
