@@ -563,10 +563,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=128, help="texts per call of the batch systems")
     ap.add_argument("--quick", action="store_true", help="tiny corpora and no cache run: a smoke test")
     ap.add_argument("--no-cache-run", action="store_true", help="skip the cache hit measurement")
-    ap.add_argument("--f2-docs", type=int, default=300, help="presidio_synth docs for F2 computed here")
+    ap.add_argument("--f2-docs", type=int, default=1500,
+                    help="presidio_synth docs for F2 computed here (1500: all of them)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file for every figure")
     ap.add_argument("--chart", type=Path, default=DEFAULT_CHART, help="PNG chart (chars/s and F2)")
-    ap.add_argument("--chart-corpus", default="medium", help="corpus whose chars/s the chart shows")
+    ap.add_argument("--chart-corpus", default="short", help="corpus whose chars/s the chart shows")
     ap.add_argument("--accuracy", type=Path, default=DEFAULT_ACCURACY, help="accuracy.py's JSON output")
     ap.add_argument("--no-isolate", action="store_true", help="run every system in this process")
     ap.add_argument("--profile", metavar="SYSTEM:CORPUS", help="print a cProfile summary and exit")
@@ -580,6 +581,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error(f"unknown {', '.join(bad)}; known: {', '.join(known)}")
     if args.reps < 1:
         ap.error("--reps must be at least 1")
+    if args.quick:
+        args.f2_docs = min(args.f2_docs, 100)
 
     if args.child:
         result = (measure_cache(args.quick) if args.child == "cache" else

@@ -10,8 +10,9 @@ import pickle
 
 import pytest
 
-from redactor import Finding, Redactor
+from redactor import DetectionTimeout, Finding, Redactor
 from redactor.cache import AnalysisCache
+from redactor.engine import POOL_MIN_CHARS
 from redactor.normalize import normalize
 from redactor.recognizer import ScanText
 from redactor.workers import split_balanced
@@ -85,8 +86,9 @@ def test_equal_texts_in_one_batch_share_one_analysis() -> None:
 
 
 def test_workers_give_the_same_results_as_one_process(redactor: Redactor) -> None:
-    texts = [f"Ticket {i}: {TEXT} Reply to jo{i}@example.org. " * 3 for i in range(12)]
-    texts.append("No PII in this one, just a long enough sentence about invoices. " * 10)
+    texts = [f"Ticket {i}: {TEXT} Reply to jo{i}@example.org. " * 6 for i in range(12)]
+    texts.append("No PII in this one, just a long enough sentence about invoices. " * 20)
+    assert sum(map(len, texts)) > POOL_MIN_CHARS
     r = Redactor(cache_size=0)
     try:
         parallel = r.redact_many(texts, workers=2)
@@ -96,7 +98,7 @@ def test_workers_give_the_same_results_as_one_process(redactor: Redactor) -> Non
         r.close()
     assert r._pools == {}
     assert parallel == redactor.redact_many(texts)
-    assert sum(len(x.findings) for x in parallel) == 12 * 3 * 4
+    assert sum(len(x.findings) for x in parallel) == 12 * 6 * 4
     with pytest.raises(ValueError, match="workers must be at least 1"):
         r.redact_many(texts, workers=0)
 
@@ -132,3 +134,16 @@ def test_nfkc_fast_path_keeps_the_identity_map() -> None:
     assert normalize("Zoë in Zürich").source is None  # already NFKC, nothing to fold
     folded = normalize("Zoë \u2013 １２")
     assert folded.text == "Zoë - 12" and folded.source is not None
+
+
+def test_a_timeout_in_a_worker_is_a_detection_timeout_and_the_pool_survives() -> None:
+    r = Redactor({"packs": ["core"], "model": None, "pattern_timeout_s": 1e-9,
+                  "entities": {"EMAIL_ADDRESS": {}, "PHONE_NUMBER": {}}}, cache_size=0)
+    texts = [f"{i} mail a.b@example.com or call 212-555-0143, " * 400 for i in range(4)]
+    try:
+        with pytest.raises(DetectionTimeout) as info:
+            r.analyze_many(texts, workers=2)
+        assert info.value.limit_s == 1e-9
+        assert r._pools[2].analyze_many(["short"]) == [[]]  # still answers
+    finally:
+        r.close()

@@ -44,7 +44,7 @@ _FROM_POLICY: Any = object()
 
 # Below this many characters to analyse, a ``workers=N`` call stays in this process: sending
 # the texts to a worker and the findings back costs more than the second core saves.
-POOL_MIN_CHARS = 2000
+POOL_MIN_CHARS = 8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,7 @@ class Redactor:
             workers: ``None`` or 1: detection in this process. ``N`` > 1: texts not in the
                 cache are split by size across ``N`` worker processes (started on first use,
                 about 1-3 s each, then kept; see :meth:`close`), unless they hold fewer than
-                ``POOL_MIN_CHARS`` (2,000) characters in all. Same findings either way.
+                ``POOL_MIN_CHARS`` (8,000) characters in all. Same findings either way.
 
         Texts found in the cache are not analysed again; equal texts in one call are
         analysed once. Raises as :meth:`analyze`, plus ``ValueError`` for ``workers`` < 1.

@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Collection, Sequence
 
+from .errors import DetectionTimeout, RedactorError
 from .findings import Finding
 from .policy import Policy
 
@@ -37,15 +38,26 @@ def _init(policy: Policy, model: Any, extra_recognizers: Sequence[Any]) -> None:
     global _WORKER
     # No cache in workers: the parent's cache answers repeats before a job is sent.
     _WORKER = Redactor(policy, model=model, extra_recognizers=extra_recognizers, cache_size=0)
-    _WORKER.analyze("Warm-up: Jane Roe, jane@example.com, 212-555-0143.")
+    try:  # first use builds lazy tables (regex, lexemes) before real work arrives
+        _WORKER.analyze("Warm-up: Jane Roe, jane@example.com, 212-555-0143.")
+    except DetectionTimeout:
+        pass  # a tiny pattern_timeout_s: the jobs will report it
 
 
 def _ready() -> int:
     return os.getpid()
 
 
-def _analyze(texts: list[str], entities: list[str] | None, batch_size: int) -> list[list[Finding]]:
-    return _WORKER.analyze_many(texts, entities=entities, batch_size=batch_size)  # type: ignore[no-any-return]
+def _analyze(texts: list[str], entities: list[str] | None,
+             batch_size: int) -> list[list[Finding]] | tuple[str, str, float]:
+    try:
+        return _WORKER.analyze_many(texts, entities=entities, batch_size=batch_size)  # type: ignore[no-any-return]
+    except DetectionTimeout as exc:
+        # Sent as plain values: the exception itself does not survive pickling, and an
+        # unpicklable result would break the whole pool.
+        return ("timeout", exc.recognizer, exc.limit_s)
+    except Exception as exc:  # never the message: it might quote input
+        return ("error", type(exc).__name__, 0.0)
 
 
 def split_balanced(sizes: Sequence[int], parts: int) -> list[range]:
@@ -85,6 +97,9 @@ class RedactorPool:
         concurrent.futures.process.BrokenProcessPool: a worker died (e.g. killed); the
             pool is then unusable and must be closed.
 
+    :meth:`analyze_many` raises ``DetectionTimeout`` as in one process, and
+    ``RedactorError`` naming only the exception type for any other worker failure.
+
     Starting costs one pipeline load per worker (about 1-3 seconds each); memory is one
     Redactor per worker (about 250 MB with the bundled model).
     """
@@ -123,7 +138,13 @@ class RedactorPool:
                    for r in runs]
         out: list[list[Finding]] = []
         for f in futures:
-            out.extend(f.result())
+            result = f.result()
+            if isinstance(result, tuple):
+                kind, name, limit_s = result
+                if kind == "timeout":
+                    raise DetectionTimeout(name, limit_s)
+                raise RedactorError(f"a redactor worker process failed with {name}")
+            out.extend(result)
         return out
 
     def close(self) -> None:
