@@ -76,6 +76,7 @@ def _zipf(word: str) -> float:
     return float(zipf_frequency(word, "en"))
 
 
+@lru_cache(maxsize=65536)  # called for every token by several rules; words repeat
 def _case(token: str) -> str:
     if token.isupper() and len(token) > 1:
         return "upper"
