@@ -519,6 +519,7 @@ def chart(results: dict[str, dict[str, Any]], summary: dict[str, Any], corpus: s
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     ax1.barh(systems, speeds, color="#4c72b0")
     ax1.set_xscale("log")
+    ax1.set_xlim(min(speeds) / 2, max(speeds) * 5)  # room for the value labels
     ax1.set_xlabel(f"thousand chars/s, {corpus} corpus (log scale)")
     for y, v in enumerate(speeds):
         ax1.text(v, y, f" {v:,.0f}k", va="center", fontsize=8)

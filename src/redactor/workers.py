@@ -7,6 +7,9 @@ worker is started with ``spawn`` (safe with threads and on every OS), builds its
 applies the operators, so one call is still one operator context (pseudonym numbers stay
 consistent across the whole batch) and hash keys never leave the parent.
 
+As with any ``spawn`` pool, a script that starts workers must guard its entry point with
+``if __name__ == "__main__":`` (each worker imports the main module).
+
 Usage (normally through ``Redactor.redact_many(texts, workers=2)``, which keeps one pool
 per Redactor)::
 
