@@ -20,8 +20,17 @@ import hmac
 import os
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from .findings import Finding
+
+_OPENSSL_HMAC: Any
+try:  # OpenSSL's HMAC object: copy / update / digest without hmac.HMAC's Python wrapper
+    import _hashlib
+
+    _OPENSSL_HMAC = _hashlib.hmac_new
+except ImportError:  # pragma: no cover - CPython built without OpenSSL
+    _OPENSSL_HMAC = None
 
 __all__ = ["AnalysisCache"]
 
@@ -44,7 +53,9 @@ class AnalysisCache:
             raise ValueError(f"max_entries must be at least 1, not {max_entries}")
         self.max_entries = max_entries
         # HMAC state with the key already absorbed; copying it skips the key set-up per text.
-        self._hmac = hmac.new(os.urandom(32), digestmod="sha256")
+        secret = os.urandom(32)
+        self._hmac: Any = (_OPENSSL_HMAC(secret, digestmod="sha256") if _OPENSSL_HMAC is not None
+                           else hmac.new(secret, digestmod="sha256"))
         self._items: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -56,7 +67,8 @@ class AnalysisCache:
         h.update(scope)
         # surrogatepass: a lone surrogate in the text must not make hashing fail.
         h.update(text.encode("utf-8", "surrogatepass"))
-        return h.digest()
+        digest: bytes = h.digest()
+        return digest
 
     def get(self, key: bytes) -> tuple[Finding, ...] | None:
         with self._lock:

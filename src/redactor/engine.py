@@ -175,40 +175,46 @@ class Redactor:
         Texts found in the cache are not analysed again; equal texts in one call are
         analysed once. Raises as :meth:`analyze`, plus ``ValueError`` for ``workers`` < 1.
         """
-        texts = [_check_text(t) for t in texts]
+        return self._analyze_checked([_check_text(t) for t in texts], entities, batch_size, workers)
+
+    def _analyze_checked(self, texts: list[str], entities: Collection[str] | None,
+                         batch_size: int, workers: int | None) -> list[list[Finding]]:
         wanted = self._wanted(entities)
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         cache = self.cache
         if cache is None and len(texts) < 2 and (workers or 1) == 1:
             return self._analyze_uncached(texts, wanted, batch_size)
-        scope = self._scope(wanted)
-        results: list[list[Finding] | None] = [None] * len(texts)
-        todo: dict[bytes | str, list[int]] = {}  # key -> indices of equal texts
+        groups: dict[str, list[int]] = {}  # equal texts (JSON enums, signatures): one analysis
         for i, text in enumerate(texts):
-            if cache is None:
-                todo.setdefault(text, []).append(i)
-                continue
-            key = cache.key(scope, text)
-            hit = cache.get(key)
-            if hit is not None:
-                results[i] = list(hit)
-            else:
-                todo.setdefault(key, []).append(i)
+            groups.setdefault(text, []).append(i)
+        scope = self._scope(wanted) if cache is not None else b""
+        results: list[list[Finding]] = [[] for _ in texts]
+        todo: list[tuple[str, bytes | None, list[int]]] = []
+        for text, idx in groups.items():
+            key = None
+            if cache is not None:
+                key = cache.key(scope, text)
+                hit = cache.get(key)
+                if hit is not None:
+                    for i in idx:
+                        results[i] = list(hit)
+                    continue
+            todo.append((text, key, idx))
         if todo:
-            firsts = [texts[idx[0]] for idx in todo.values()]
+            firsts = [t for t, _, _ in todo]
             if (workers is not None and workers > 1 and len(firsts) > 1
                     and sum(map(len, firsts)) >= POOL_MIN_CHARS):
                 found = self._pool(workers).analyze_many(
                     firsts, entities=None if entities is None else sorted(wanted), batch_size=batch_size)
             else:
                 found = self._analyze_uncached(firsts, wanted, batch_size)
-            for (slot, idx), findings in zip(todo.items(), found):
-                if cache is not None and isinstance(slot, bytes):
-                    cache.put(slot, tuple(findings))
+            for (_, key, idx), findings in zip(todo, found):
+                if cache is not None and key is not None:
+                    cache.put(key, tuple(findings))
                 for i in idx:
                     results[i] = list(findings)
-        return results  # type: ignore[return-value]
+        return results
 
     def _scope(self, wanted: frozenset[str]) -> bytes:
         """Cache scope: the policy hash and the entity types asked for."""
@@ -301,7 +307,7 @@ class Redactor:
         """
         texts = [_check_text(t) for t in texts]
         ctx = ctx or OperationContext(hash_key=self._hash_key)
-        analyses = self.analyze_many(texts, entities=entities, batch_size=batch_size, workers=workers)
+        analyses = self._analyze_checked(texts, entities, batch_size, workers)
         # Most strings of a payload hold nothing: no operator pass for them.
         return [RedactionResult(self.apply(t, f, ctx), tuple(f)) if f else RedactionResult(t, ())
                 for t, f in zip(texts, analyses)]
