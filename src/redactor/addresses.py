@@ -154,6 +154,7 @@ class AddressRecognizer:
         mode = "lower" if not any(c.isupper() for c in text) else "cased"
         found: list[Finding] = []
         last_end = 0
+        last_newline = text.rfind("\n")
         try:
             matches = list(self._cores[mode].finditer(text, timeout=scan.deadline.remaining(self.name)))
         except TimeoutError:
@@ -169,6 +170,8 @@ class AddressRecognizer:
             if before is not None:
                 start = before.start()
             core_end = end
+            if kind == "generic" and last_newline < core_end and not self._cue_before(text, start):
+                continue  # _generic_ok needs a line break or a cue: neither can come (saves _extend)
             end, extra = self._extend(text, end, mode)
             if kind == "generic" and not self._generic_ok(text, start, core_end, end):
                 continue
@@ -204,6 +207,9 @@ class AddressRecognizer:
         """A generic core needs a line break into locality lines, or an address cue before it."""
         if "\n" in text[core_end:end] and regex.search(r"\d", text[core_end:end]):
             return True
+        return self._cue_before(text, start)
+
+    def _cue_before(self, text: str, start: int) -> bool:
         return self._cue is not None and self._cue.search(text, max(0, start - 40), start) is not None
 
     def _extend(self, text: str, end: int, mode: str) -> tuple[int, int]:

@@ -2,9 +2,13 @@
 
 Detection pipeline for each text (see DESIGN.md, "the hot path"):
 
+0. cache: a text analysed before (same policy, same entity types) takes its findings from
+   the :class:`~redactor.cache.AnalysisCache` and skips steps 1-4; equal texts of one batch
+   are analysed once;
 1. normalise (NFKC, zero-width removed, dashes folded) with an offset map back;
 2. pattern pass: every pattern / phone / name / URL recognizer of the policy's packs;
-3. NER pass: the spaCy pipeline's ``ner`` only, many texts per ``nlp.pipe`` batch;
+3. NER pass: the spaCy pipeline's ``ner`` only, many texts per ``nlp.pipe`` batch (texts
+   with no letter skip it); with ``workers=N`` steps 1-4 run in worker processes;
 4. merge: thresholds, allow list, overlap resolution, offsets mapped to the original;
 5. operate: one operator per entity type, applied in one pass.
 """
@@ -12,12 +16,15 @@ Detection pipeline for each text (see DESIGN.md, "the hot path"):
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any, Collection, Iterable, Sequence
 
 import regex
 
 from .anonymize import apply_operators
+from .cache import AnalysisCache
 from .errors import OperatorError, PolicyError, UnknownEntityError
 from .findings import Finding, resolve_overlaps
 from .lists import DenyListRecognizer
@@ -34,6 +41,10 @@ __all__ = ["RedactionResult", "Redactor"]
 log = logging.getLogger(__name__)
 
 _FROM_POLICY: Any = object()
+
+# Below this many characters to analyse, a ``workers=N`` call stays in this process: sending
+# the texts to a worker and the findings back costs more than the second core saves.
+POOL_MIN_CHARS = 8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +79,27 @@ class Redactor:
         extra_recognizers: more recognizers: redactor's own, or Presidio
             ``EntityRecognizer`` / ``PatternRecognizer`` instances.
         hash_key: key for the ``hash`` operator (overrides the policy's key source).
+        cache_size: number of analysed texts remembered (default 4096; ``0`` turns the
+            cache off). The cache (:class:`~redactor.cache.AnalysisCache`) is keyed by
+            HMAC-SHA256 of the text with a per-process random key and the policy hash, and
+            holds *findings* (entity types and offsets), never the text or the values found;
+            a hit skips detection, the operators still run.
 
     Raises:
         PolicyError: invalid policy, or it enables an entity type no recognizer produces.
         ModelError: the spaCy pipeline cannot be loaded.
         OperatorError: an operator cannot be built (e.g. ``hash`` with no key).
 
-    Instances are safe to share between threads.
+    Instances are safe to share between threads. ``workers=N`` on the batch methods runs
+    detection in N worker processes (:class:`~redactor.workers.RedactorPool`, started on
+    first use and kept until :meth:`close`).
     """
 
     def __init__(self, policy: PolicySource = None, *, model: str | None = _FROM_POLICY,
-                 extra_recognizers: Sequence[Any] = (), hash_key: bytes | None = None) -> None:
+                 extra_recognizers: Sequence[Any] = (), hash_key: bytes | None = None,
+                 cache_size: int = 4096) -> None:
+        if cache_size < 0:
+            raise ValueError(f"cache_size must be >= 0 (0 turns the cache off), not {cache_size}")
         self.policy: Policy = load_policy(policy)
         self.model: str | None = self.policy.model if model is _FROM_POLICY else model
         self._hash_key = hash_key
@@ -107,6 +128,11 @@ class Redactor:
         self._json_rules = JsonRules(self.policy.json_rules)
         self._allow = frozenset(v.casefold() for v in self.policy.allow)
         self.entity_types = enabled
+        self._extra = tuple(extra_recognizers)
+        self.cache: AnalysisCache | None = AnalysisCache(cache_size) if cache_size else None
+        self._scopes: dict[frozenset[str], bytes] = {}
+        self._pools: dict[int, Any] = {}
+        self._pools_lock = threading.Lock()
 
     def _build_operators(self) -> dict[str, Operator]:
         operators: dict[str, Operator] = {}
@@ -135,10 +161,93 @@ class Redactor:
         return self.analyze_many([text], entities=entities)[0]
 
     def analyze_many(self, texts: Iterable[str], *, entities: Collection[str] | None = None,
-                     batch_size: int = 64) -> list[list[Finding]]:
-        """:meth:`analyze` for many texts, with NER batched through one ``nlp.pipe``."""
-        texts = [_check_text(t) for t in texts]
+                     batch_size: int = 64, workers: int | None = None) -> list[list[Finding]]:
+        """:meth:`analyze` for many texts, with NER batched through one ``nlp.pipe``.
+
+        Args:
+            texts: the texts; the result has one list of findings per text, in order.
+            batch_size: texts per ``nlp.pipe`` batch.
+            workers: ``None`` or 1: detection in this process. ``N`` > 1: texts not in the
+                cache are split by size across ``N`` worker processes (started on first use,
+                about 1-3 s each, then kept; see :meth:`close`), unless they hold fewer than
+                ``POOL_MIN_CHARS`` (8,000) characters in all. Same findings either way.
+
+        Texts found in the cache are not analysed again; equal texts in one call are
+        analysed once. Raises as :meth:`analyze`, plus ``ValueError`` for ``workers`` < 1.
+        """
+        return self._analyze_checked([_check_text(t) for t in texts], entities, batch_size, workers)
+
+    def _analyze_checked(self, texts: list[str], entities: Collection[str] | None,
+                         batch_size: int, workers: int | None) -> list[list[Finding]]:
         wanted = self._wanted(entities)
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        cache = self.cache
+        if cache is None and len(texts) < 2 and (workers or 1) == 1:
+            return self._analyze_uncached(texts, wanted, batch_size)
+        groups: dict[str, list[int]] = {}  # equal texts (JSON enums, signatures): one analysis
+        for i, text in enumerate(texts):
+            groups.setdefault(text, []).append(i)
+        scope = self._scope(wanted) if cache is not None else b""
+        results: list[list[Finding]] = [[] for _ in texts]
+        todo: list[tuple[str, bytes | None, list[int]]] = []
+        for text, idx in groups.items():
+            key = None
+            if cache is not None:
+                key = cache.key(scope, text)
+                hit = cache.get(key)
+                if hit is not None:
+                    for i in idx:
+                        results[i] = list(hit)
+                    continue
+            todo.append((text, key, idx))
+        if todo:
+            firsts = [t for t, _, _ in todo]
+            if (workers is not None and workers > 1 and len(firsts) > 1
+                    and sum(map(len, firsts)) >= POOL_MIN_CHARS):
+                found = self._pool(workers).analyze_many(
+                    firsts, entities=None if entities is None else sorted(wanted), batch_size=batch_size)
+            else:
+                found = self._analyze_uncached(firsts, wanted, batch_size)
+            for (_, key, idx), findings in zip(todo, found):
+                if cache is not None and key is not None:
+                    cache.put(key, tuple(findings))
+                for i in idx:
+                    results[i] = list(findings)
+        return results
+
+    def _scope(self, wanted: frozenset[str]) -> bytes:
+        """Cache scope: the policy hash and the entity types asked for."""
+        scope = self._scopes.get(wanted)
+        if scope is None:
+            scope = f"{self.policy.hash}|{','.join(sorted(wanted))}|".encode()
+            self._scopes[wanted] = scope
+        return scope
+
+    def _pool(self, workers: int) -> Any:
+        with self._pools_lock:
+            pool = self._pools.get(workers)
+            if pool is None:
+                from .workers import RedactorPool
+
+                pool = RedactorPool(self.policy, workers=workers, model=self.model,
+                                    extra_recognizers=self._extra)
+                self._pools[workers] = pool
+                weakref.finalize(self, pool.close)
+            return pool
+
+    def close(self) -> None:
+        """Stop the worker processes started by ``workers=N`` calls (idempotent).
+
+        The Redactor stays usable; a later ``workers=N`` call starts a new pool.
+        """
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    def _analyze_uncached(self, texts: list[str], wanted: frozenset[str],
+                          batch_size: int) -> list[list[Finding]]:
         views = [normalize(t) for t in texts]
         raw = [self._pattern_pass(v) for v in views]
         if self._ner is not None and self._ner.entity_types & wanted:
@@ -187,34 +296,44 @@ class Redactor:
         return self.redact_many([text], entities=entities)[0]
 
     def redact_many(self, texts: Iterable[str], *, entities: Collection[str] | None = None,
-                    batch_size: int = 64, ctx: OperationContext | None = None) -> list[RedactionResult]:
+                    batch_size: int = 64, ctx: OperationContext | None = None,
+                    workers: int | None = None) -> list[RedactionResult]:
         """:meth:`redact` for many texts, NER batched through ``nlp.pipe``.
 
         One call is one operator context: ``pseudonymize`` gives the same value the same
-        number across all ``texts`` of the call (pass ``ctx`` to share it wider).
+        number across all ``texts`` of the call (pass ``ctx`` to share it wider). With
+        ``workers=N`` detection runs in N worker processes (see :meth:`analyze_many`); the
+        operators still run here, in one context.
         """
         texts = [_check_text(t) for t in texts]
         ctx = ctx or OperationContext(hash_key=self._hash_key)
-        analyses = self.analyze_many(texts, entities=entities, batch_size=batch_size)
-        return [RedactionResult(self.apply(t, f, ctx), tuple(f)) for t, f in zip(texts, analyses)]
+        analyses = self._analyze_checked(texts, entities, batch_size, workers)
+        # Most strings of a payload hold nothing: no operator pass for them.
+        return [RedactionResult(self.apply(t, f, ctx), tuple(f)) if f else RedactionResult(t, ())
+                for t, f in zip(texts, analyses)]
 
     def apply(self, text: str, findings: Sequence[Finding], ctx: OperationContext | None = None) -> str:
         """Apply the policy's operators to ``findings`` of ``text`` (from :meth:`analyze`)."""
         return apply_operators(text, findings, self._operator_for,
                                ctx or OperationContext(hash_key=self._hash_key), self._containers)
 
-    def redact_json(self, value: Any, *, ctx: OperationContext | None = None) -> JsonRedactionResult:
+    def redact_json(self, value: Any, *, ctx: OperationContext | None = None,
+                    workers: int | None = None) -> JsonRedactionResult:
         """Redact parsed JSON field by field with the policy's ``json`` rules.
+
+        All string fields to scan go through one :meth:`redact_many` call (one ``nlp.pipe``).
 
         Args:
             value: what ``json.loads`` / ``orjson.loads`` returns (dict, list, str, ...).
+            workers: as in :meth:`analyze_many`: detection of the payload's strings split
+                across N worker processes.
 
         Returns:
             a :class:`~redactor.structured.JsonRedactionResult` with a new ``value`` of the
             same structure and ``counts`` of findings per entity type.
         """
         return redact_json(self, self._json_rules, value,
-                           ctx=ctx or OperationContext(hash_key=self._hash_key))
+                           ctx=ctx or OperationContext(hash_key=self._hash_key), workers=workers)
 
     def operate_entity(self, value: str, entity_type: str, ctx: OperationContext) -> str:
         """Apply ``entity_type``'s operator to a whole value (JSON ``entity`` rules)."""

@@ -167,6 +167,9 @@ VETO_LABELS = ("PERSON", "GPE", "LOC", "FAC", "NORP", "DATE", "TIME", "ADDRESS",
                "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE", "MONEY", "QUANTITY", "PERCENT",
                "CARDINAL", "ORDINAL")
 
+# Token attributes the proper-noun fallback reads (Doc.to_array: start, length, entity label).
+_TOKEN_ATTRS = ["IDX", "LENGTH", "ENT_TYPE"]
+
 # Words that open a sentence or a quote are capitalised whatever they are.
 _SENTENCE_END = frozenset(".!?:;\n\"'“‘([*>-")
 
@@ -219,6 +222,7 @@ letters never count.
         if self._proper_zipf:
             _zipf("the")  # load the frequency table now
         self._nlp = load_pipeline(model)
+        self._veto_ids = frozenset(self._nlp.vocab.strings.add(label) for label in self._veto)
         self._lock = threading.Lock()
 
     def find_many(self, texts: list[str], *, batch_size: int = 64) -> list[list[Finding]]:
@@ -235,7 +239,10 @@ letters never count.
         if not pieces:
             return results
         with self._lock:  # spaCy pipelines are not documented as thread-safe
-            docs = list(self._nlp.pipe((p[2] for p in pieces), batch_size=batch_size))
+            if len(pieces) == 1:  # nlp() skips nlp.pipe's generator and batching overhead
+                docs = [self._nlp(pieces[0][2])]
+            else:
+                docs = list(self._nlp.pipe((p[2] for p in pieces), batch_size=batch_size))
         for (i, offset, chunk), doc in zip(pieces, docs):
             limit = len(texts[i])
             for ent in doc.ents:
@@ -259,21 +266,23 @@ letters never count.
     def _proper_nouns(self, doc, offset: int, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
         text = doc.text
         found = []
-        for tok in doc:
-            word = tok.text
-            if (len(word) < 3 or len(word) > 25 or not word[0].isupper() or word.isupper()
+        veto = self._veto_ids
+        # One array call instead of a Token object per token (most of this loop's time).
+        for idx, length, ent_type in doc.to_array(_TOKEN_ATTRS).tolist():
+            word = text[idx:idx + length]
+            if (length < 3 or length > 25 or not word[0].isupper() or word.isupper()
                     or not word.isalpha()):
                 continue  # all-caps words are acronyms
-            if tok.ent_type_ in self._veto:
+            if ent_type in veto:
                 continue
-            i = tok.idx - 1
+            i = idx - 1
             while i >= 0 and text[i] in " \t":
                 i -= 1
             if i < 0 or text[i] in _SENTENCE_END:
                 continue
             if _zipf(word.lower()) >= self._proper_zipf or word.lower() in self._not_names:
                 continue
-            start, end = tok.idx, tok.idx + len(word)
+            start, end = idx, idx + length
             if (start == 0 and offset > 0) or (end == len(text) and offset + end < limit):
                 continue
             found.append(Finding("PERSON", offset + start, offset + end, self._proper_score,

@@ -19,6 +19,7 @@ __all__ = ["NormalizedText", "normalize"]
 _REMOVE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064")
 # Dashes and minus signs (Unicode category Pd plus U+2212) that stand in for '-'.
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b")
+_SPECIAL = tuple(_REMOVE | _DASHES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,11 @@ def normalize(text: str) -> NormalizedText:
     Runs in O(len(text)); ASCII text is returned as is without copying.
     """
     if text.isascii():
+        return NormalizedText(text, None, len(text))
+    # Text already in NFKC has no character whose own NFKC differs (a character changed by
+    # NFKC alone is changed in any context), so only removals and dashes remain to check:
+    # C-level scans instead of a Python loop per character.
+    if unicodedata.is_normalized("NFKC", text) and not any(c in text for c in _SPECIAL):
         return NormalizedText(text, None, len(text))
     pieces: list[str] = []
     source: list[int] = []

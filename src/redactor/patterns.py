@@ -11,6 +11,11 @@ Declared in packs as ``kind: pattern`` (the default)::
       context: [ssn, social security]
       requires_context: false    # true: drop candidates with no context word nearby
       requires_any: "-"          # skip the pattern unless one of these characters occurs
+      requires_words: [ssn]      # ... or unless one of these occurs in the lower-cased text
+
+Both prefilters are plain substring tests (``str.__contains__``, no regex), so a recognizer
+whose anchor is absent costs about a microsecond. They must be *necessary* conditions of a
+match: every match of every pattern contains one of the characters / lower-cased words.
 
 Patterns are compiled once with the ``regex`` module and run with the text's time budget.
 A named group ``value`` narrows the finding to that group (``password: (?P<value>\\S+)``).
@@ -56,6 +61,7 @@ class PatternRecognizerSpec(BaseModel):
     context_after: int = Field(2, ge=0)
     requires_context: bool = False
     requires_any: str | None = None
+    requires_words: list[str] = []
     min_digits: int = Field(0, ge=0)
     flags: list[Literal["IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE"]] = []
     description: str | None = None
@@ -89,6 +95,7 @@ class PatternRecognizer:
             raise RecognizerError("requires_context is true but no context words are given",
                                   source=source, recognizer=spec.name)
         self._requires_any = spec.requires_any
+        self._requires_words = tuple(w.lower() for w in spec.requires_words)
         self._min_digits = spec.min_digits
 
     def _compile(self, p: PatternSpec, flags: int, source: str) -> _Compiled:
@@ -104,6 +111,8 @@ class PatternRecognizer:
         if self._requires_any is not None and not any(c in text for c in self._requires_any):
             return []
         if self._min_digits and scan.digit_count < self._min_digits:
+            return []
+        if self._requires_words and not any(w in scan.lower for w in self._requires_words):
             return []
         if self._requires_context and not self._context.anywhere(scan.lower):  # type: ignore[union-attr]
             return []

