@@ -12,7 +12,8 @@ Declared in packs as ``kind: pattern`` (the default)::
       requires_context: false    # true: drop candidates with no context word nearby
       requires_any: "-"          # skip the pattern unless one of these characters occurs
 
-Patterns are compiled once with the ``regex`` module and run with the text's time budget.
+Patterns are compiled once with the ``regex`` module; every search runs under the text's
+:class:`~redactor.recognizer.Deadline` (a per-search timeout and a budget for the whole text).
 A named group ``value`` narrows the finding to that group (``password: (?P<value>\\S+)``).
 """
 
@@ -25,7 +26,7 @@ from typing import Any, Literal
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import DetectionTimeout, RecognizerError
+from .errors import RecognizerError
 from .findings import Finding
 from .recognizer import KINDS, Context, ScanText, boost
 from .validators import Validator, get_validator
@@ -108,15 +109,17 @@ class PatternRecognizer:
         if self._requires_context and not self._context.anywhere(scan.lower):  # type: ignore[union-attr]
             return []
         found: list[Finding] = []
+        deadline = scan.deadline
         for p in self._patterns:
-            timeout = scan.deadline.remaining(self.name)
+            # Validators and context checks run between matches: the budget covers them too.
             try:
-                for m in p.pattern.finditer(text, timeout=timeout, overlapped=False):
+                for m in p.pattern.finditer(text, timeout=deadline.remaining(self.name)):
                     f = self._candidate(text, m, p)
                     if f is not None:
                         found.append(f)
+                    deadline.check(self.name)
             except TimeoutError:
-                raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
+                raise deadline.expired(self.name) from None
         return found
 
     def _candidate(self, text: str, m: Any, p: _Compiled) -> Finding | None:

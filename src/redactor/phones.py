@@ -32,7 +32,6 @@ import phonenumbers
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import DetectionTimeout
 from .findings import Finding
 from .recognizer import KINDS, Context, ScanText, boost
 
@@ -98,11 +97,9 @@ class PhoneRecognizer:
             return []
         text = scan.text
         found: list[Finding] = []
-        try:
-            matches = list(_CANDIDATE.finditer(text, timeout=scan.deadline.remaining(self.name)))
-        except TimeoutError:
-            raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
-        for m in matches:
+        deadline = scan.deadline
+        for m in deadline.finditer(_CANDIDATE, text, self.name):
+            deadline.check(self.name)
             for start, end, verdict in self._decompose(text, m.start(), m.end()):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
                 context = self._context is not None and self._context.seen(text, start, end)
@@ -157,7 +154,7 @@ class PhoneRecognizer:
         if not self._min_digits <= len(_DIGIT.findall(candidate)) <= self._max_digits:
             return None
         if (_DATE_LIKE.fullmatch(candidate) or _SSN_SHAPE.fullmatch(candidate)
-                or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end)):
+                or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end, end + 8)):
             return None
         return self._check(candidate)
 

@@ -133,7 +133,9 @@ class Policy(_Model):
     json_rules: JsonPolicy = Field(JsonPolicy(), alias="json")
     roles: dict[str, RolePolicy] = {}
     proxy: ProxyPolicy = ProxyPolicy()
+    # Seconds: one regular-expression search; and all of one text's detection (NER aside).
     pattern_timeout_s: float = Field(1.0, gt=0.0, le=60.0)
+    detection_budget_s: float = Field(10.0, gt=0.0, le=600.0)
     governance: GovernancePolicy = GovernancePolicy()  # audit, reveal, anomaly, vault
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
