@@ -40,6 +40,7 @@ class PolicyError(RedactorError):
         source: the policy file path, or ``"<dict>"`` / ``"<builtin:NAME>"``.
         key: dotted path of the offending key, e.g. ``"entities.PERSON.threshold"``, or ``None``.
         line: 1-based line in ``source`` where the key is, when known.
+        detail: the message without the location prefix.
     """
 
     def __init__(self, message: str, *, source: str = "<policy>", key: str | None = None,
@@ -47,6 +48,7 @@ class PolicyError(RedactorError):
         self.source = source
         self.key = key
         self.line = line
+        self.detail = message
         where = source if line is None else f"{source}:{line}"
         prefix = f"{where}: " if key is None else f"{where}: key '{key}': "
         super().__init__(prefix + message)
