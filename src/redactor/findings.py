@@ -83,10 +83,9 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
 
     Same-type findings that overlap or touch are merged into one span. Between types,
     the winner of an overlap is the validated one, then the higher score, then the longer
-    span. The loser is dropped when the winner contains it, or when both were validated (a
-    phone number parsed across an IBAN is a mis-segmentation); otherwise it is trimmed to the
-    part outside the winner, so no letter or digit any finding covered is left uncovered
-    (a redaction never leaves a fragment of either value). When ``text`` is given, trimmed
+    span. The loser is dropped when the winner contains it; otherwise it is trimmed to the
+    part outside the winner (also when both were validated), so no letter or digit any
+    finding covered is left uncovered (a redaction never leaves a fragment of either value). When ``text`` is given, trimmed
     remainders lose their edge spaces and punctuation, and are dropped if nothing is left.
     """
     by_type: dict[str, list[Finding]] = {}
@@ -111,8 +110,8 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
             accepted.insert(i, (f.start, seq, f))
             seq += 1
             continue
-        if clash.validated and f.validated:
-            continue  # two validated values cannot share characters: the weaker one is wrong
+        # Even a validated loser (a phone number parsed across an IBAN) keeps the part
+        # outside the winner: dropping it would leave that part of a value readable.
         for part in _outside(f, clash):
             kept = part if text is None else _strip(part, text)
             if kept is not None:
