@@ -162,3 +162,12 @@ def test_repeats_are_found_linearly_with_exact_offsets() -> None:
     assert [(f.entity_type, f.start, f.end, f.explanation) for f in repeats] == [
         ("PERSON", 43, 57, "repeat"), ("PHONE_NUMBER", 76, 84, "repeat")]
     assert text[43:57] == "Dana Fakesmith" and text[76:84] == "(+1 212)"
+
+
+def test_redacted_url_containers_absorb_what_is_inside_them() -> None:
+    # apply() looked up containers per finding in O(findings x URLs): 45 s for 424 KB.
+    r = Redactor({"extends": "patterns_only", "entities": {"URL": {"operator": "replace"}}})
+    text = "see http://a.example/?email=jo.tester@example.org ok, mail jo.tester@example.org " * 300
+    result = r.redact(text)
+    assert result.counts() == {"URL": 300, "EMAIL_ADDRESS": 600}
+    assert result.text == "see <URL> ok, mail <EMAIL_ADDRESS> " * 300

@@ -77,6 +77,7 @@ def _zipf(word: str) -> float:
 _NUM = r"\d{1,6}[A-Za-z]?(?:[/-]\d{1,4}[A-Za-z]?)?"
 _CAP = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|\d{1,3}(?:st|nd|rd|th)\b)"
 _ANY = r"[\p{L}\p{M}][\p{L}\p{M}'’.-]*"
+_LETTER = regex.compile(r"\p{L}")
 _TAIL_MAX = 400  # characters one unit, postcode or locality line may span
 _POSTCODE = (r"(?:\d{5}-\d{4}|\d{3}[ -]?\d{2}|\d{2}-\d{3}|\d{4}[ ]?[A-Z]{2}(?![\p{L}])|\d{3,6}"
              r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d"
@@ -150,7 +151,9 @@ class AddressRecognizer:
 
     def find(self, scan: ScanText) -> list[Finding]:
         text = scan.text
-        if scan.digit_count == 0:
+        # Every street line has a digit and a letter; the core pattern is the costliest of
+        # the packs per character, so texts without either (digit runs) skip it.
+        if scan.digit_count == 0 or _LETTER.search(text) is None:
             return []
         mode = "lower" if not any(c.isupper() for c in text) else "cased"
         found: list[Finding] = []
