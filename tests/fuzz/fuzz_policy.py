@@ -23,7 +23,8 @@ SEEDS = [b"version: 1\nextends: patterns_only\nentities:\n  EMAIL_ADDRESS: {oper
          b"entities: {PERSON: {threshold: 0.7}}\nroles:\n  support: {disabled: [PERSON]}\n",
          b"extends: default\njson: {rules: [{path: '$..email', action: entity, entity_type: EMAIL_ADDRESS}]}\n",
          b"entities: {A: {}}\ndeny: [{value: x, entity_type: A}]\nallow: [a, b]\ndetection_budget_s: 2\n"]
-_FILE = os.path.join(tempfile.mkdtemp(prefix="fuzz-policy-"), "policy.yaml")
+# libFuzzer exits without Python's atexit: the file is removed after every input instead.
+_FILE = os.path.join(tempfile.gettempdir(), f"redactor-fuzz-policy-{os.getpid()}.yaml")
 
 
 def test_one_input(data: bytes) -> None:
@@ -34,6 +35,8 @@ def test_one_input(data: bytes) -> None:
     except PolicyError as exc:
         assert len(str(exc)) < 2000, "error message echoes too much of the input"
         return
+    finally:
+        os.unlink(_FILE)
     assert len(policy.hash) == 64
     for role in policy.roles:
         try:
