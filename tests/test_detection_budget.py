@@ -171,3 +171,15 @@ def test_redacted_url_containers_absorb_what_is_inside_them() -> None:
     result = r.redact(text)
     assert result.counts() == {"URL": 300, "EMAIL_ADDRESS": 600}
     assert result.text == "see <URL> ok, mail <EMAIL_ADDRESS> " * 300
+
+
+def test_phone_checks_the_budget_inside_one_long_run_of_digit_groups() -> None:
+    # 1 MB of "1234 " is one phone candidate of 200,000 pieces: 84 s of parsing unchecked
+    # (here 10 KB: one candidate, so only a check inside it can raise).
+    recognizer = next(r for r in load_pack("core") if r.name == "phone")
+    reads = iter(range(10**6))
+    clock = lambda: 100.0 + (5.0 if next(reads) > 3 else 0.0)  # noqa: E731  spent after 3 reads
+    deadline = Deadline(10.0, 1.0, clock=clock)
+    with pytest.raises(DetectionTimeout) as exc:
+        recognizer.find(ScanText(adversarial("digit_groups", 10_000), deadline))
+    assert (exc.value.kind, exc.value.recognizer) == ("budget", "phone")
