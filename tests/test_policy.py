@@ -153,3 +153,20 @@ def test_policy_objects_are_accepted_as_is() -> None:
     assert load_policy(policy) is policy
     assert isinstance(policy, Policy)
     assert policy.model is None
+
+
+def test_role_that_disables_every_entity_is_refused_at_load(tmp_path) -> None:
+    # Found by tests/fuzz/fuzz_policy.py: for_role() raised pydantic's ValidationError per request.
+    path = tmp_path / "p.yaml"
+    path.write_text("entities: {PERSON: {threshold: 0.7}}\nroles:\n  support: {disabled: [PERSON]}\n")
+    with pytest.raises(PolicyError) as exc:
+        load_policy(path)
+    assert (exc.value.key, exc.value.line) == ("roles.support", 3)
+    assert str(exc.value) == (
+        f"{path}:3: key 'roles.support': the role's overrides leave an invalid policy (entities: "
+        "Dictionary should have at least 1 item after validation, not 0); a role must keep at least "
+        "one entity type and valid settings")
+    policy = Policy.model_validate({"entities": {"PERSON": {}}, "roles": {"support": {"disabled": ["PERSON"]}}})
+    with pytest.raises(PolicyError) as exc:
+        policy.for_role("support")
+    assert exc.value.key == "roles.support"

@@ -38,7 +38,7 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field
 from wordfreq import zipf_frequency
 
-from .errors import DetectionTimeout, RecognizerError
+from .errors import RecognizerError
 from .findings import Finding
 from .recognizer import KINDS, ScanText
 
@@ -77,6 +77,8 @@ def _zipf(word: str) -> float:
 _NUM = r"\d{1,6}[A-Za-z]?(?:[/-]\d{1,4}[A-Za-z]?)?"
 _CAP = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|\d{1,3}(?:st|nd|rd|th)\b)"
 _ANY = r"[\p{L}\p{M}][\p{L}\p{M}'’.-]*"
+_LETTER = regex.compile(r"\p{L}")
+_TAIL_MAX = 400  # characters one unit, postcode or locality line may span
 _POSTCODE = (r"(?:\d{5}-\d{4}|\d{3}[ -]?\d{2}|\d{2}-\d{3}|\d{4}[ ]?[A-Z]{2}(?![\p{L}])|\d{3,6}"
              r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d"
              r"|(?:[A-Z]{1,2}-)\d{4,5})")
@@ -149,17 +151,17 @@ class AddressRecognizer:
 
     def find(self, scan: ScanText) -> list[Finding]:
         text = scan.text
-        if scan.digit_count == 0:
+        # Every street line has a digit and a letter; the core pattern is the costliest of
+        # the packs per character, so texts without either (digit runs) skip it.
+        if scan.digit_count == 0 or _LETTER.search(text) is None:
             return []
         mode = "lower" if not any(c.isupper() for c in text) else "cased"
         found: list[Finding] = []
         last_end = 0
         last_newline = text.rfind("\n")
-        try:
-            matches = list(self._cores[mode].finditer(text, timeout=scan.deadline.remaining(self.name)))
-        except TimeoutError:
-            raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
-        for m in matches:
+        deadline = scan.deadline
+        for m in deadline.finditer(self._cores[mode], text, self.name):
+            deadline.check(self.name)
             kind = self._core_kind(m)
             if kind is None:
                 continue
@@ -218,11 +220,14 @@ class AddressRecognizer:
         n, after_postcode = 0, False
         while n < 6:
             best = None
-            m = loc_re.match(text, end)
+            # An end position keeps match() from scanning the rest of the text for the
+            # pattern's required characters (the regex module does): linear, not quadratic.
+            stop = min(len(text), end + _TAIL_MAX)
+            m = loc_re.match(text, end, stop)
             if m is not None and self._locality_ok(m.group("loc")) and (
                     after_postcode or "\n" in m.group("sep") or "," in m.group("sep")):
                 best = m  # a place after a plain space is the sentence going on, not a locality
-            o = other_re.match(text, end)
+            o = other_re.match(text, end, stop)
             if o is not None and (best is None or o.end() > best.end()):
                 best = o
             if best is None or best.end() <= end:

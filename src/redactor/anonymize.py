@@ -8,6 +8,8 @@ that *is* operated on absorbs whatever lies inside it.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import replace
 from typing import Callable, Sequence
 
@@ -18,15 +20,20 @@ __all__ = ["apply_operators"]
 
 
 def _absorb(active: list[Finding], containers: frozenset[str]) -> list[Finding]:
-    outer = [f for f in active if f.entity_type in containers]
+    outer = sorted((f for f in active if f.entity_type in containers), key=lambda f: f.start)
     if not outer:
         return active
+    # Containers are looked up by bisection: those starting before a finding's end, from
+    # the first whose running maximum end passes its start (O(n log n), not O(n * urls)).
+    starts = [c.start for c in outer]
+    reach = list(itertools.accumulate((c.end for c in outer), max))
     result = list(outer)
     for f in active:
         if f.entity_type in containers:
             continue
         pieces = [f]
-        for c in outer:
+        lo, hi = bisect.bisect_right(reach, f.start), bisect.bisect_left(starts, f.end)
+        for c in outer[lo:hi]:
             next_pieces = []
             for p in pieces:
                 if not p.overlaps(c):

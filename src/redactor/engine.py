@@ -19,7 +19,8 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass, replace
-from typing import Any, Collection, Iterable, Sequence
+from functools import partial
+from typing import Any, Collection, Iterable, Iterator, Sequence
 
 import regex
 
@@ -156,7 +157,8 @@ class Redactor:
         Raises:
             TypeError: ``text`` is not a ``str``.
             UnknownEntityError: ``entities`` names a type the policy does not enable.
-            DetectionTimeout: a pattern ran past the policy's ``pattern_timeout_s``.
+            DetectionTimeout: a search ran past the policy's ``pattern_timeout_s``, or the
+                text's detection past ``detection_budget_s`` (seconds); nothing is returned.
         """
         return self.analyze_many([text], entities=entities)[0]
 
@@ -173,7 +175,11 @@ class Redactor:
                 ``POOL_MIN_CHARS`` (8,000) characters in all. Same findings either way.
 
         Texts found in the cache are not analysed again; equal texts in one call are
-        analysed once. Raises as :meth:`analyze`, plus ``ValueError`` for ``workers`` < 1.
+        analysed once. Each text has its own time budget (the policy's
+        ``detection_budget_s``, seconds) for normalisation, the pattern pass and the merge;
+        the NER pass is not in it (its cost is linear in the text; the proxy bounds it with
+        ``redaction_timeout_s``). Raises as :meth:`analyze`, plus ``ValueError`` for
+        ``workers`` < 1.
         """
         return self._analyze_checked([_check_text(t) for t in texts], entities, batch_size, workers)
 
@@ -248,12 +254,19 @@ class Redactor:
 
     def _analyze_uncached(self, texts: list[str], wanted: frozenset[str],
                           batch_size: int) -> list[list[Finding]]:
-        views = [normalize(t) for t in texts]
-        raw = [self._pattern_pass(v) for v in views]
+        views: list[NormalizedText] = []
+        raw: list[list[Finding]] = []
+        deadlines: list[Deadline] = []
+        for t in texts:
+            deadline = Deadline(self.policy.pattern_timeout_s, self.policy.detection_budget_s)
+            views.append(normalize(t, partial(deadline.check, "normalize")))
+            raw.append(self._pattern_pass(views[-1], deadline))
+            deadline.pause()
+            deadlines.append(deadline)
         if self._ner is not None and self._ner.entity_types & wanted:
             for found, ner in zip(raw, self._ner.find_many([v.text for v in views], batch_size=batch_size)):
                 found.extend(ner)
-        return [self._merge(v, found, wanted) for v, found in zip(views, raw)]
+        return [self._merge(v, found, wanted, d) for v, found, d in zip(views, raw, deadlines)]
 
     def _wanted(self, entities: Collection[str] | None) -> frozenset[str]:
         if entities is None:
@@ -265,24 +278,30 @@ class Redactor:
             raise UnknownEntityError(unknown, sorted(self.entity_types))
         return frozenset(entities)
 
-    def _pattern_pass(self, view: NormalizedText) -> list[Finding]:
+    def _pattern_pass(self, view: NormalizedText, deadline: Deadline) -> list[Finding]:
         if not view.text:
             return []
-        scan = ScanText(view.text, Deadline(self.policy.pattern_timeout_s))
+        deadline.check("normalize")
+        scan = ScanText(view.text, deadline)
         found: list[Finding] = []
         for recognizer in self._recognizers:
             found.extend(recognizer.find(scan))
+            # Also catches a recognizer that does not check the budget itself (Presidio's).
+            deadline.check(recognizer.name)
         return found
 
-    def _merge(self, view: NormalizedText, found: list[Finding], wanted: frozenset[str]) -> list[Finding]:
+    def _merge(self, view: NormalizedText, found: list[Finding], wanted: frozenset[str],
+               deadline: Deadline) -> list[Finding]:
+        deadline.resume()
         policy, allow, text = self.policy, self._allow, view.text
         kept = [f for f in found
                 if f.entity_type in wanted and f.score >= policy.threshold(f.entity_type)
                 and not (allow and text[f.start:f.end].casefold() in allow)]
         containers = [f for f in kept if f.entity_type in self._containers]
         others = [f for f in kept if f.entity_type not in self._containers]
-        others.extend(_repeats(text, others))
+        others.extend(_repeats(text, others, deadline))
         merged = resolve_overlaps(others, text) + resolve_overlaps(containers, text)
+        deadline.check("merge")
         return _to_original(view, merged)
 
     # -- redaction ------------------------------------------------------------------------
@@ -348,12 +367,15 @@ class Redactor:
         return operator
 
 
-def _repeats(text: str, findings: list[Finding]) -> list[Finding]:
+def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Finding]:
     """Other occurrences of a value already found once, as findings of the same type.
 
     A name or number recognised in one sentence must not stay readable in the next
     ("Dana Fakesmith called. ... Dana Fakesmith said"): every whole-word repeat of a
-    found value is found too.
+    found value is found too (not preceded or followed by a word character).
+
+    Linear in the text plus the occurrences: values that start with a word character are
+    looked up through an index of the text's word positions, the others with ``str.find``.
     """
     if not findings:
         return []
@@ -363,15 +385,43 @@ def _repeats(text: str, findings: list[Finding]) -> list[Finding]:
         value = text[f.start:f.end]
         if len(value) >= 2 and (value not in best or f.score > best[value].score):
             best[value] = f
+    words: dict[str, list[int]] | None = None
     repeats: list[Finding] = []
     for value, f in best.items():
-        start = text.find(value)
-        if start == text.rfind(value):
-            continue  # the only occurrence
-        for m in regex.finditer(rf"(?<!\w){regex.escape(value)}(?!\w)", text):
-            if (m.start(), m.end()) not in covered:
-                repeats.append(replace(f, start=m.start(), end=m.end(), explanation="repeat"))
+        deadline.check("repeats")
+        lead = _WORD_RUN.match(value)
+        if lead is not None:
+            if words is None:
+                words = {}
+                for m in deadline.finditer(_WORD_RUN, text, "repeats"):
+                    words.setdefault(m.group(), []).append(m.start())
+            # The word run at an occurrence's start must be exactly the value's first word run.
+            starts: Iterable[int] = words.get(lead.group(), ())
+        else:
+            starts = _find_all(text, value)
+        for start in starts:
+            end = start + len(value)
+            if (start, end) in covered or not text.startswith(value, start):
+                continue
+            if _is_word(text, start - 1) or _is_word(text, end):
+                continue
+            repeats.append(replace(f, start=start, end=end, explanation="repeat"))
+    # One occurrence only (the finding itself) gives no repeat.
     return repeats
+
+
+_WORD_RUN = regex.compile(r"\w+")
+
+
+def _is_word(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and _WORD_RUN.match(text, i, i + 1) is not None
+
+
+def _find_all(text: str, value: str) -> Iterator[int]:
+    start = text.find(value)
+    while start >= 0:
+        yield start
+        start = text.find(value, start + 1)
 
 
 def _to_original(view: NormalizedText, findings: list[Finding]) -> list[Finding]:

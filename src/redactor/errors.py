@@ -10,7 +10,8 @@ so one ``except RedactorError`` catches them all. Messages name the thing to fix
     ├── UnknownEntityError     an entity type is not enabled in the policy (also a ValueError)
     ├── ModelError             the spaCy pipeline cannot be loaded
     ├── OperatorError          an operator cannot run (e.g. the hash key is missing)
-    └── DetectionTimeout       a pattern exceeded its time limit; the text was not redacted
+    └── DetectionTimeout       a pattern search, or the whole detection pass of one text,
+                               exceeded its time limit; the text was not redacted
 
 Non-``str`` input raises the built-in :class:`TypeError`, naming the type received.
 """
@@ -39,6 +40,7 @@ class PolicyError(RedactorError):
         source: the policy file path, or ``"<dict>"`` / ``"<builtin:NAME>"``.
         key: dotted path of the offending key, e.g. ``"entities.PERSON.threshold"``, or ``None``.
         line: 1-based line in ``source`` where the key is, when known.
+        detail: the message without the location prefix.
     """
 
     def __init__(self, message: str, *, source: str = "<policy>", key: str | None = None,
@@ -46,6 +48,7 @@ class PolicyError(RedactorError):
         self.source = source
         self.key = key
         self.line = line
+        self.detail = message
         where = source if line is None else f"{source}:{line}"
         prefix = f"{where}: " if key is None else f"{where}: key '{key}': "
         super().__init__(prefix + message)
@@ -87,16 +90,27 @@ class OperatorError(RedactorError):
 
 
 class DetectionTimeout(RedactorError):
-    """A recognizer's regular expression exceeded its time limit.
+    """Detection ran out of time: one search, or the whole pass over one text.
 
-    The text is not redacted and nothing is returned for it: callers must fail closed.
+    Two limits of the policy apply to each text: ``pattern_timeout_s`` bounds every
+    regular-expression search (the ``regex`` module's ``timeout=``) and
+    ``detection_budget_s`` bounds all recognizers together. The text is not redacted and
+    nothing is returned for it: callers must fail closed.
 
     Attributes:
-        recognizer: name of the recognizer whose pattern timed out.
+        recognizer: name of the recognizer that was running when the limit was hit.
         limit_s: the limit that was exceeded, in seconds.
+        kind: ``"pattern"`` (one search) or ``"budget"`` (the whole text).
     """
 
-    def __init__(self, recognizer: str, limit_s: float) -> None:
+    def __init__(self, recognizer: str, limit_s: float, *, kind: str = "pattern") -> None:
         self.recognizer = recognizer
         self.limit_s = limit_s
-        super().__init__(f"recognizer '{recognizer}' exceeded its {limit_s:g} s pattern time limit")
+        self.kind = kind
+        if kind == "budget":
+            message = (f"detection of one text exceeded its {limit_s:g} s budget (in recognizer "
+                       f"'{recognizer}'); raise the policy's detection_budget_s or send smaller texts")
+        else:
+            message = (f"recognizer '{recognizer}' exceeded its {limit_s:g} s pattern time limit; "
+                       "raise the policy's pattern_timeout_s or send smaller texts")
+        super().__init__(message)

@@ -7,6 +7,8 @@ Offsets are Python ``str`` indices (code points) into the caller's original text
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from dataclasses import dataclass, replace
 from typing import Iterable
 
@@ -81,10 +83,9 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
 
     Same-type findings that overlap or touch are merged into one span. Between types,
     the winner of an overlap is the validated one, then the higher score, then the longer
-    span. The loser is dropped when the winner contains it, or when both were validated (a
-    phone number parsed across an IBAN is a mis-segmentation); otherwise it is trimmed to the
-    part outside the winner, so no letter or digit any finding covered is left uncovered
-    (a redaction never leaves a fragment of either value). When ``text`` is given, trimmed
+    span. The loser is dropped when the winner contains it; otherwise it is trimmed to the
+    part outside the winner (also when both were validated), so no letter or digit any
+    finding covered is left uncovered (a redaction never leaves a fragment of either value). When ``text`` is given, trimmed
     remainders lose their edge spaces and punctuation, and are dropped if nothing is left.
     """
     by_type: dict[str, list[Finding]] = {}
@@ -93,23 +94,48 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
     candidates = [m for group in by_type.values() for m in _merge_same_type(group)]
     candidates.sort(key=_priority, reverse=True)
 
-    accepted: list[Finding] = []
-    pending = candidates
+    # A heap ordered as the stable priority sort of the candidates, remainders queued after
+    # everything of equal priority; the accepted findings are disjoint, kept sorted by start
+    # so the overlapping ones are found by bisection: O(n log n) for n findings.
+    pending = [(_rank(f), seq, f) for seq, f in enumerate(candidates)]
+    seq = len(pending)
+    starts: list[int] = []
+    accepted: list[tuple[int, int, Finding]] = []  # (start, acceptance order, finding)
     while pending:
-        f = pending.pop(0)
-        clash = next((a for a in accepted if a.overlaps(f)), None)
+        _, _, f = heapq.heappop(pending)
+        clash = _first_clash(f, starts, accepted)
         if clash is None:
-            accepted.append(f)
+            i = bisect.bisect_left(starts, f.start)
+            starts.insert(i, f.start)
+            accepted.insert(i, (f.start, seq, f))
+            seq += 1
             continue
-        if clash.validated and f.validated:
-            continue  # two validated values cannot share characters: the weaker one is wrong
+        # Even a validated loser (a phone number parsed across an IBAN) keeps the part
+        # outside the winner: dropping it would leave that part of a value readable.
         for part in _outside(f, clash):
             kept = part if text is None else _strip(part, text)
             if kept is not None:
-                pending.append(kept)
-        pending.sort(key=_priority, reverse=True)
-    accepted.sort(key=lambda f: f.start)
-    return accepted
+                heapq.heappush(pending, (_rank(kept), seq, kept))
+                seq += 1
+    return [f for _, _, f in accepted]
+
+
+def _rank(f: Finding) -> tuple[bool, float, int]:
+    """:func:`_priority` as a min-heap key (highest priority first)."""
+    return (not f.validated, -f.score, -f.length)
+
+
+def _first_clash(f: Finding, starts: list[int], accepted: list[tuple[int, int, Finding]]) -> Finding | None:
+    """The earliest-accepted finding that overlaps ``f`` (accepted ones are disjoint)."""
+    i = bisect.bisect_left(starts, f.end)  # accepted[i:] start at or after f's end
+    best: tuple[int, Finding] | None = None
+    j = i - 1
+    while j >= 0 and accepted[j][2].end > f.start:
+        order, a = accepted[j][1], accepted[j][2]
+        if best is None or order < best[0]:
+            best = (order, a)
+        j -= 1
+    return None if best is None else best[1]
 
 
 def _strip(f: Finding, text: str) -> Finding | None:

@@ -26,5 +26,5 @@ class DenyListRecognizer:
         return [
             Finding(self._types[m.group().casefold()], m.start(), m.end(), 1.0, self.name, True,
                     "deny list")
-            for m in self._pattern.finditer(scan.text)
+            for m in scan.deadline.finditer(self._pattern, scan.text, self.name)
         ]

@@ -34,7 +34,7 @@ from wordfreq import zipf_frequency
 
 from .errors import RecognizerError
 from .findings import Finding
-from .recognizer import KINDS, ScanText
+from .recognizer import KINDS, Deadline, ScanText
 
 __all__ = ["NameRecognizer", "NameRecognizerSpec"]
 
@@ -44,6 +44,7 @@ _JOINERS = frozenset("@._/\\:#")
 # Between two words of one name: spaces, or an initial's period and spaces.
 _COMMA_GAP = regex.compile(r",[ \t]?")
 _GAP = regex.compile(r"\.?[ \t]{1,3}")
+_EMAIL_MAX = 330  # spaces, '<', an RFC 5321 address (254) and '>'; bounds one look-ahead
 
 
 class NameRecognizerSpec(BaseModel):
@@ -130,15 +131,22 @@ class NameRecognizer:
         return regex.compile(rf"(?<![\w'])(?:{'|'.join(parts)})[ \t]*") if parts else None
 
     def find(self, scan: ScanText) -> list[Finding]:
-        text = scan.text
-        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
-        found: list[Finding] = self._cue_rule(text, tokens)
-        found += [f for f in self._email_rule(text, tokens) if not any(f.overlaps(g) for g in found)]
+        text, deadline = scan.text, scan.deadline
+        tokens = [(m.start(), m.end(), m.group()) for m in deadline.finditer(_TOKEN, text, self.name)]
+        found: list[Finding] = self._cue_rule(text, tokens, deadline)
+        deadline.check(self.name)
+        emails = self._email_rule(text, tokens, deadline)
+        if emails:
+            found += [f for f in emails if not any(f.overlaps(g) for g in found)]
         found += self._inverted_rule(text, tokens)
+        deadline.check(self.name)
         if self._spec.single_score > 0:
             found += self._single_rule(text, tokens)
+            deadline.check(self.name)
         i = 0
         while i < len(tokens):
+            if i % 256 == 0:
+                deadline.check(self.name)
             span = self._title_rule(text, tokens, i) or self._gazetteer_rule(text, tokens, i)
             if span is None:
                 i += 1
@@ -149,12 +157,12 @@ class NameRecognizer:
             i = j + 1
         return _outermost(found)
 
-    def _cue_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:
+    def _cue_rule(self, text: str, tokens: list[tuple[int, int, str]], deadline: Deadline) -> list[Finding]:
         if self._cue is None:
             return []
         starts = {t[0]: i for i, t in enumerate(tokens)}
         found = []
-        for m in self._cue.finditer(text):
+        for m in deadline.finditer(self._cue, text, self.name):
             i = starts.get(m.end())
             if i is None:
                 continue
@@ -206,7 +214,7 @@ class NameRecognizer:
                                      False, "single name"))
         return found
 
-    def _email_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:
+    def _email_rule(self, text: str, tokens: list[tuple[int, int, str]], deadline: Deadline) -> list[Finding]:
         """One to three capitalised words, the first a known name, before ``<address@...>``."""
         if "<" not in text or "@" not in text:
             return []
@@ -214,6 +222,7 @@ class NameRecognizer:
         for j, (_, end, _) in enumerate(tokens):
             if not self._email_follows(text, end):
                 continue
+            deadline.check(self.name)
             i = j
             while i > 0 and j - i < 2 and self._adjacent(text, tokens[i - 1], tokens[i]) \
                     and _case(tokens[i - 1][2]) in ("title", "upper"):

@@ -10,13 +10,17 @@ string.
 from __future__ import annotations
 
 import unicodedata
+
+import regex
 from dataclasses import dataclass
+from typing import Callable
 
 __all__ = ["NormalizedText", "normalize"]
 
 # Invisible characters that split a value without showing: ZWSP, ZWNJ, ZWJ, word joiner,
 # BOM / ZWNBSP, soft hyphen, Mongolian vowel separator, invisible separators.
 _REMOVE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064")
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
 # Dashes and minus signs (Unicode category Pd plus U+2212) that stand in for '-'.
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b")
 _SPECIAL = tuple(_REMOVE | _DASHES)
@@ -49,10 +53,13 @@ def _fold(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch)
 
 
-def normalize(text: str) -> NormalizedText:
+def normalize(text: str, check: Callable[[], None] | None = None) -> NormalizedText:
     """Return the normalised view of ``text`` (see the module docstring).
 
-    Runs in O(len(text)); ASCII text is returned as is without copying.
+    Runs in O(len(text)); ASCII text is returned as is without copying, and in mixed text
+    only the runs of non-ASCII characters are folded one by one. ``check`` is called every
+    few thousand folded characters (the engine passes its time budget's check, which
+    raises :class:`~redactor.errors.DetectionTimeout`).
     """
     if text.isascii():
         return NormalizedText(text, None, len(text))
@@ -64,12 +71,24 @@ def normalize(text: str) -> NormalizedText:
     pieces: list[str] = []
     source: list[int] = []
     changed = False
-    for i, ch in enumerate(text):
-        folded = ch if ch.isascii() else _fold(ch)
-        if folded != ch:
-            changed = True
-        pieces.append(folded)
-        source.extend([i] * len(folded))
+    pos = 0
+    for run in _NON_ASCII.finditer(text):
+        start, end = run.span()
+        if start > pos:  # an ASCII stretch: kept as is
+            pieces.append(text[pos:start])
+            source.extend(range(pos, start))
+        for i in range(start, end):
+            if check is not None and i % 4096 == 0:
+                check()
+            ch = text[i]
+            folded = _fold(ch)
+            if folded != ch:
+                changed = True
+            pieces.append(folded)
+            source.extend([i] * len(folded))
+        pos = end
     if not changed:
         return NormalizedText(text, None, len(text))
+    pieces.append(text[pos:])
+    source.extend(range(pos, len(text)))
     return NormalizedText("".join(pieces), tuple(source), len(text))

@@ -17,7 +17,8 @@ Both prefilters are plain substring tests (``str.__contains__``, no regex), so a
 whose anchor is absent costs about a microsecond. They must be *necessary* conditions of a
 match: every match of every pattern contains one of the characters / lower-cased words.
 
-Patterns are compiled once with the ``regex`` module and run with the text's time budget.
+Patterns are compiled once with the ``regex`` module; every search runs under the text's
+:class:`~redactor.recognizer.Deadline` (a per-search timeout and a budget for the whole text).
 A named group ``value`` narrows the finding to that group (``password: (?P<value>\\S+)``).
 """
 
@@ -30,7 +31,7 @@ from typing import Any, Literal
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import DetectionTimeout, RecognizerError
+from .errors import RecognizerError
 from .findings import Finding
 from .recognizer import KINDS, Context, ScanText, boost
 from .validators import Validator, get_validator
@@ -117,15 +118,17 @@ class PatternRecognizer:
         if self._requires_context and not self._context.anywhere(scan.lower):  # type: ignore[union-attr]
             return []
         found: list[Finding] = []
+        deadline = scan.deadline
         for p in self._patterns:
-            timeout = scan.deadline.remaining(self.name)
+            # Validators and context checks run between matches: the budget covers them too.
             try:
-                for m in p.pattern.finditer(text, timeout=timeout, overlapped=False):
+                for m in p.pattern.finditer(text, timeout=deadline.remaining(self.name)):
                     f = self._candidate(text, m, p)
                     if f is not None:
                         found.append(f)
+                    deadline.check(self.name)
             except TimeoutError:
-                raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
+                raise deadline.expired(self.name) from None
         return found
 
     def _candidate(self, text: str, m: Any, p: _Compiled) -> Finding | None:

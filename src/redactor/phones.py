@@ -32,9 +32,8 @@ import phonenumbers
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import DetectionTimeout
 from .findings import Finding
-from .recognizer import KINDS, Context, ScanText, boost
+from .recognizer import KINDS, Context, Deadline, ScanText, boost
 
 __all__ = ["PhoneRecognizer", "PhoneRecognizerSpec"]
 
@@ -106,12 +105,10 @@ class PhoneRecognizer:
             return []
         text = scan.text
         found: list[Finding] = []
-        try:
-            matches = list(_CANDIDATE.finditer(text, timeout=scan.deadline.remaining(self.name)))
-        except TimeoutError:
-            raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
-        for m in matches:
-            for start, end, verdict in self._decompose(text, m.start(), m.end()):
+        deadline = scan.deadline
+        for m in deadline.finditer(_CANDIDATE, text, self.name):
+            deadline.check(self.name)
+            for start, end, verdict in self._decompose(text, m.start(), m.end(), deadline):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
                 context = self._context is not None and self._context.seen(text, start, end)
                 if context:
@@ -120,12 +117,13 @@ class PhoneRecognizer:
                                      verdict and (context or _phone_shaped(text[start:end])), why))
         return found
 
-    def _decompose(self, text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    def _decompose(self, text: str, start: int, end: int, deadline: Deadline) -> list[tuple[int, int, bool]]:
         """Phone numbers inside one candidate span, longest first from the left.
 
         A candidate is a whole run of phone characters (``212-555-0143 078-05-1120``
         arrives as one span), so runs of up to six space-separated pieces are tried,
-        longest first, and a number next to another number is still found.
+        longest first, and a number next to another number is still found. One run can be
+        a whole text of digit groups, so the budget is checked as pieces are tried.
         """
         pieces = [m.span() for m in _PIECE.finditer(text, start, end)]
         ranks: dict[tuple[int, int], int | None] = {}
@@ -138,6 +136,7 @@ class PhoneRecognizer:
         def greedy(lo: int, hi: int, wanted: int) -> list[tuple[int, int]]:
             taken, i = [], lo
             while i < hi:
+                deadline.check(self.name)
                 j = next((j for j in range(min(hi, i + _MAX_PIECES), i, -1)
                           if rank(i, j) == wanted), None)
                 if j is None:
@@ -165,7 +164,7 @@ class PhoneRecognizer:
         if not self._min_digits <= len(_DIGIT.findall(candidate)) <= self._max_digits:
             return None
         if (_DATE_LIKE.fullmatch(candidate) or _SSN_SHAPE.fullmatch(candidate)
-                or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end)):
+                or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end, end + 8)):
             return None
         return self._check(candidate)
 

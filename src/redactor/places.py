@@ -86,12 +86,14 @@ class PlaceRecognizer:
         self._spec = spec
 
     def find(self, scan: ScanText) -> list[Finding]:
-        text = scan.text
+        text, deadline = scan.text, scan.deadline
         lower_text = not any(c.isupper() for c in text)
-        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+        words = [(m.start(), m.end(), m.group()) for m in deadline.finditer(_WORD, text, self.name)]
         found: list[Finding] = []
         i = 0
         while i < len(words):
+            if i % 256 == 0:
+                deadline.check(self.name)
             if not self._can_start(words[i][2], lower_text):
                 word = words[i][2].lower()
                 if (word in self._lower_ok and word.islower()

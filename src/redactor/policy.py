@@ -133,7 +133,9 @@ class Policy(_Model):
     json_rules: JsonPolicy = Field(JsonPolicy(), alias="json")
     roles: dict[str, RolePolicy] = {}
     proxy: ProxyPolicy = ProxyPolicy()
+    # Seconds: one regular-expression search; and all of one text's detection (NER aside).
     pattern_timeout_s: float = Field(1.0, gt=0.0, le=60.0)
+    detection_budget_s: float = Field(10.0, gt=0.0, le=600.0)
     governance: GovernancePolicy = GovernancePolicy()  # audit, reveal, anomaly, vault
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -163,7 +165,14 @@ class Policy(_Model):
         for etype, settings in override.entities.items():
             entities[etype] = {**entities.get(etype, {}), **settings.model_dump(exclude_unset=True)}
         data.update(entities=entities, roles={}, name=f"{self.name}+role:{role}")
-        return Policy.model_validate(data)
+        try:
+            return Policy.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "(policy)"
+            raise PolicyError(f"the role's overrides leave an invalid policy ({where}: {err['msg']}); "
+                              "a role must keep at least one entity type and valid settings",
+                              source=self.name, key=f"roles.{role}") from None
 
 
 PolicySource = Union[Policy, Mapping[str, Any], str, "os.PathLike[str]", None]
@@ -211,13 +220,20 @@ def _validate(data: Any, source: str, lines: dict[tuple[str, ...], int]) -> Poli
                               source=source, key="extends", line=lines.get(("extends",)))
         data = _deep_merge(_read_builtin_raw(base_name), data)
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
         line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
         message = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
         raise PolicyError(message, source=source, key=".".join(loc) or None, line=line) from None
+    for role in policy.roles:  # a role's overrides must leave a valid policy: checked now, not per request
+        try:
+            policy.for_role(role)
+        except PolicyError as exc:
+            raise PolicyError(exc.detail, source=source, key=f"roles.{role}",
+                              line=lines.get(("roles", role))) from None
+    return policy
 
 
 def _read_builtin_raw(name: str) -> dict[str, Any]:

@@ -7,13 +7,14 @@ declare recognizers as data; each entry's ``kind`` names a builder in :data:`KIN
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import regex
 
-from .errors import RecognizerError
+from .errors import DetectionTimeout, RecognizerError
 from .findings import Finding
 from .registry import Registry
 
@@ -27,20 +28,83 @@ _WORD = regex.compile(r"\w+")
 
 
 class Deadline:
-    """The time limit of each regular-expression search on one text, in seconds.
+    """The time limits of one text's detection pass, in seconds of ``time.monotonic``.
 
-    Every ``finditer`` of every pattern gets the full limit (the ``regex`` module's
-    ``timeout=``), so one pathological pattern is stopped without starving the others.
+    * ``limit_s``: each regular-expression search (one ``finditer`` of one pattern) may take
+      at most this long: the ``regex`` module's ``timeout=``, which stops a backtracking
+      search from inside;
+    * ``budget_s``: all recognizers together may take at most this long, counted from the
+      deadline's creation, so fifty patterns that are each just under ``limit_s`` cannot add
+      up to a stall. A search gets ``min(limit_s, budget left)``; code recognizers call
+      :meth:`check` in their loops.
+
+    ``None`` turns a limit off. Exceeding either raises
+    :class:`~redactor.errors.DetectionTimeout` (``kind`` ``"pattern"`` or ``"budget"``).
+    ``clock`` is injectable so tests can run the budget without sleeping.
     """
 
-    __slots__ = ("limit_s",)
+    __slots__ = ("limit_s", "budget_s", "_clock", "_ends", "_left", "_budget_bound")
 
-    def __init__(self, limit_s: float | None) -> None:
+    def __init__(self, limit_s: float | None, budget_s: float | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limit_s = limit_s
+        self.budget_s = budget_s
+        self._clock = clock
+        self._ends = None if budget_s is None else clock() + budget_s
+        self._left: float | None = None  # budget left while paused
+        self._budget_bound = False  # the last remaining() was cut short by the budget
+
+    def pause(self) -> None:
+        """Stop the budget's clock (while other texts of a batch are worked on)."""
+        if self._ends is not None and self._left is None:
+            self._left = self._ends - self._clock()
+
+    def resume(self) -> None:
+        """Restart the budget's clock with what was left at :meth:`pause`."""
+        if self._left is not None:
+            self._ends, self._left = self._clock() + self._left, None
 
     def remaining(self, recognizer: str) -> float | None:
-        """Seconds allowed for the next search (``None``: no limit)."""
-        return self.limit_s
+        """Seconds allowed for the next search (``None``: no limit).
+
+        Raises:
+            DetectionTimeout: the budget is already spent.
+        """
+        if self._ends is None:
+            self._budget_bound = False
+            return self.limit_s
+        left = self._ends - self._clock()
+        if left <= 0:
+            raise self._exceeded(recognizer)
+        self._budget_bound = self.limit_s is None or left < self.limit_s
+        return left if self._budget_bound else self.limit_s
+
+    def check(self, recognizer: str) -> None:
+        """Raise :class:`DetectionTimeout` when the budget is spent (cheap: one clock read)."""
+        if self._ends is not None and self._clock() >= self._ends:
+            raise self._exceeded(recognizer)
+
+    def expired(self, recognizer: str) -> DetectionTimeout:
+        """The error for a search that hit the timeout :meth:`remaining` gave it."""
+        if self._budget_bound:
+            return self._exceeded(recognizer)
+        return DetectionTimeout(recognizer, self.limit_s or 0.0, kind="pattern")
+
+    def _exceeded(self, recognizer: str) -> DetectionTimeout:
+        return DetectionTimeout(recognizer, self.budget_s or 0.0, kind="budget")
+
+    def finditer(self, pattern: Any, text: str, recognizer: str, pos: int = 0,
+                 endpos: int | None = None) -> list[Any]:
+        """All matches of a compiled ``regex`` pattern, searched under this deadline.
+
+        Raises:
+            DetectionTimeout: the search ran past its time limit or the budget.
+        """
+        end = len(text) if endpos is None else endpos
+        try:
+            return list(pattern.finditer(text, pos, end, timeout=self.remaining(recognizer)))
+        except TimeoutError:
+            raise self.expired(recognizer) from None
 
 
 @dataclass(slots=True)

@@ -16,7 +16,6 @@ from urllib.parse import unquote_plus
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import DetectionTimeout
 from .findings import Finding
 from .recognizer import KINDS, ScanText
 
@@ -58,11 +57,9 @@ class UrlRecognizer:
         if "://" not in text and "www." not in text.lower():
             return []
         found: list[Finding] = []
-        try:
-            matches = list(_URL.finditer(text, timeout=scan.deadline.remaining(self.name)))
-        except TimeoutError:
-            raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
-        for m in matches:
+        deadline = scan.deadline
+        for m in deadline.finditer(_URL, text, self.name):
+            deadline.check(self.name)
             start, end = m.span()
             while end > start and text[end - 1] in _TRAILING:
                 end -= 1

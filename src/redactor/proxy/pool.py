@@ -126,7 +126,10 @@ def _worker_main(conn: Connection, policy_data: dict[str, Any], fault_markers: b
         redactors = _preload.PRELOADED
         if redactors is None or redactors.policy.hash != policy.hash:
             redactors = RedactorSet(policy)
-            redactors.for_role(None).analyze(_preload.WARM_UP)
+            try:
+                redactors.for_role(None).analyze(_preload.WARM_UP)
+            except DetectionTimeout:
+                pass  # the warm-up only fills caches; a tight detection budget may stop it
         vault = vault_spec.open() if vault_spec is not None else None  # this process's own store
     except Exception as exc:  # reported to the parent, which fails its start
         conn.send(("failed", type(exc).__name__, str(exc)))
