@@ -246,7 +246,7 @@ class NameRecognizer:
             j += 1
         if j >= len(text) or text[j] != "<":
             return False
-        close = text.find(">", j)
+        close = text.find(">", j, j + _EMAIL_MAX)  # bounded: "a <b <c ..." stays linear
         return close >= 0 and self._before_email.match(text, end, close + 1) is not None
 
     def _inverted_rule(self, text: str, tokens: list[tuple[int, int, str]]) -> list[Finding]:
