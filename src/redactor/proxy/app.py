@@ -7,8 +7,12 @@ Middlewares, outermost first, each named for what it does:
    line per request (no raw values);
 2. :func:`fail_closed`: turns any failure into a short JSON error (502 / 503 / 504) that
    holds no byte of the upstream body;
-3. :func:`agent_identity`: reads the agent id and role from the trusted headers; 401 when
+3. :func:`agent_identity`: establishes the agent id and role (:mod:`.trust`: a verified
+   token, or identity headers from a trusted peer only); 401 for a rejected token, or when
    the policy requires an identity and there is none.
+
+Upstream responses pass :func:`_scrub_upstream_headers` (no proxy-owned header names, no
+Location / Link into ``/_redactor``); the catch-all route never forwards a reserved path.
 
 State lives under typed keys (:mod:`.keys`); the one upstream ``ClientSession`` and the
 worker pool are opened and closed in ``cleanup_ctx``.
@@ -35,6 +39,7 @@ from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, R
 from .metrics import CONTENT_TYPE_LATEST, ProxyMetrics
 from .pool import WorkerPool
 from .runner import RedactionRunner
+from .trust import TRUST, IdentityRejected, Trust, is_reserved
 
 __all__ = ["RESERVED_PREFIX", "create_app"]
 
@@ -117,23 +122,31 @@ _PUBLIC_MESSAGES = {
 }
 
 
-def _header(request: web.Request, name: str) -> str | None:
-    value = request.headers.get(name)
-    return value if value and _HEADER_VALUE.match(value) else None
-
-
 @web.middleware
 async def agent_identity(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request[CONTEXT]
+    try:  # on every path, so reserved endpoints (plugins) see only an established identity
+        who = request.app[TRUST].identify(request.headers, request.remote)
+    except IdentityRejected as exc:
+        ctx.kind = "unauthenticated"
+        ctx.fail_reason = exc.reason
+        return error_response(401, "agent token rejected", ctx)
+    ctx.agent_id, ctx.role = who.agent_id, who.role
+    ctx.extra["identity"] = who
     if request.path.startswith(RESERVED_PREFIX):
         return await handler(request)
-    ctx = request[CONTEXT]
-    identity = request.app[CONFIG].identity
-    ctx.agent_id = _header(request, identity.agent_id_header)
-    ctx.role = _header(request, identity.agent_role_header)
     if ctx.agent_id is None and request.app[POLICY].proxy.require_identity:
         ctx.kind = "unauthenticated"
         return error_response(401, "agent identity required", ctx)
     return await handler(request)
+
+
+async def _scrub_upstream_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """An upstream response may not set the proxy's own headers nor point into /_redactor."""
+    if is_reserved(request.rel_url.raw_path):
+        return  # the proxy's own endpoint
+    request.app[TRUST].scrub_response(response.headers, base_path=request.rel_url.raw_path,
+                                      proxy_host=request.host)
 
 
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -186,6 +199,14 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def reserved_not_found(request: web.Request) -> web.Response:
     return error_response(404, "no such proxy endpoint", request.get(CONTEXT))
+
+
+async def forward(request: web.Request) -> web.StreamResponse:
+    """The catch-all route: reserved paths in any spelling (``/_REDACTOR/``, ``/%5Fredactor``,
+    ``//_redactor``, ``/a/../_redactor``) are answered here and never forwarded."""
+    if is_reserved(request.rel_url.raw_path) or is_reserved(request.path):
+        return await reserved_not_found(request)
+    return await proxy_handler(request)
 
 
 # -- the factory ---------------------------------------------------------------------------------
@@ -242,11 +263,16 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
                           client_max_size=config.max_request_bytes)
     app[CONFIG] = config
     app[POLICY] = policy
+    app[TRUST] = Trust(config.identity, config.request_id_header)
+    if not app[TRUST].peers and app[TRUST].jwt is None and policy.proxy.require_identity:
+        log.warning("no identity.trusted_peers and no identity.jwt: every request is anonymous "
+                    "and the policy requires an identity, so all will get 401")
     app[METRICS] = ProxyMetrics()
     app[POOL] = pool
     app[REQUEST_HOOKS] = []
     app[REQUEST_BODY_HOOKS] = []
     app[RESPONSE_HOOKS] = []
+    app.on_response_prepare.append(_scrub_upstream_headers)
     app.on_response_prepare.append(_add_request_id)
     app.cleanup_ctx.append(_upstream_session(app))
     app.cleanup_ctx.append(_worker_pool)
@@ -256,5 +282,5 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
     for plugin in plugins:
         plugin(app)
     app.router.add_route("*", RESERVED_PREFIX + "{tail:.*}", reserved_not_found)
-    app.router.add_route("*", "/{tail:.*}", proxy_handler)
+    app.router.add_route("*", "/{tail:.*}", forward)
     return app

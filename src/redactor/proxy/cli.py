@@ -1,7 +1,7 @@
 """``redactor proxy``: run the redacting reverse proxy.
 
     redactor proxy --upstream URL [--listen HOST:PORT] [--policy FILE] [--workers N]
-                   [--config FILE] [--max-body-bytes N]
+                   [--config FILE] [--max-body-bytes N] [--trusted-peers CIDR,...]
 
 Settings come from the flags, then ``REDACTOR_*`` environment variables, then the
 ``--config`` YAML file (see :mod:`redactor.proxy.config`). Exit status 2 on a bad setting
@@ -34,6 +34,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-body-bytes", type=int, dest="max_body_bytes",
                    help="largest response body redacted, in bytes (default 10 MiB)")
     p.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR")
+    p.add_argument("--trusted-peers", dest="trusted_peers",
+                   help="comma-separated addresses / CIDRs whose identity headers are believed "
+                        "(REDACTOR_TRUSTED_PEERS; default: none)")
     p.set_defaults(handler=_command)
 
 
@@ -46,6 +49,9 @@ def _command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     overrides = {k: getattr(args, k) for k in ("upstream", "listen", "policy", "workers",
                                                 "max_body_bytes", "log_level")}
+    if args.trusted_peers is not None:
+        overrides["identity"] = {"trusted_peers": [p.strip() for p in args.trusted_peers.split(",")
+                                                   if p.strip()]}
     try:
         config = load_config(file=args.config, overrides=overrides)
         policy = load_policy(config.policy)

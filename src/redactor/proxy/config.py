@@ -14,11 +14,14 @@ Example file::
     workers: 2
     max_body_bytes: 10485760          # bytes, after decompression
     upstream_timeout_s: 30            # seconds
-    identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role}
+    client_send_timeout_s: 60         # seconds to deliver a response to a slow reader
+    identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role,
+               trusted_peers: [10.0.0.5/32]}   # only the auth gateway's headers count
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -30,7 +33,7 @@ from yarl import URL
 
 from .errors import ConfigError
 
-__all__ = ["IdentityConfig", "ProxyConfig", "load_config"]
+__all__ = ["IdentityConfig", "JwtConfig", "ProxyConfig", "load_config"]
 
 MiB = 1024 * 1024
 
@@ -39,12 +42,50 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class JwtConfig(_Model):
+    """Verification of a signed agent token (see :mod:`.trust`)."""
+
+    header: str = "X-Agent-Token"  # "Authorization" reads "Bearer <token>"
+    algorithms: list[str] = Field(min_length=1)
+    key_file: str
+    issuer: str | None = None
+    audience: str | None = None
+    agent_id_claim: str = "sub"
+    role_claim: str = "role"
+    leeway_s: float = Field(30.0, ge=0)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _no_none(cls, value: list[str]) -> list[str]:
+        if any(a.lower() == "none" for a in value):
+            raise ValueError("'none' is never allowed: tokens must be signed")
+        return value
+
+
 class IdentityConfig(_Model):
-    """Which request headers carry the agent's identity (set by the auth gateway)."""
+    """Where the agent's identity comes from.
+
+    ``trusted_peers``: addresses / CIDRs (the auth gateway) whose identity headers are
+    believed; default none, so identity headers from anyone are ignored until configured.
+    ``jwt``: verify a signed token instead of (or as well as) trusting a gateway.
+    ``forward_upstream``: send the identity the proxy established on to the upstream.
+    """
 
     agent_id_header: str = "X-Agent-Id"
     agent_role_header: str = "X-Agent-Role"
-    forward_upstream: bool = False  # send the identity headers on to the upstream too
+    trusted_peers: list[str] = Field(default_factory=list)
+    jwt: JwtConfig | None = None
+    forward_upstream: bool = False
+
+    @field_validator("trusted_peers")
+    @classmethod
+    def _check_peers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
 
 
 def _default_workers() -> int:
@@ -68,6 +109,7 @@ class ProxyConfig(_Model):
     inline_max_bytes: int = Field(8 * 1024, ge=0)
     upstream_connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(30.0, gt=0)
+    client_send_timeout_s: float = Field(60.0, gt=0)
     redaction_timeout_s: float = Field(10.0, gt=0)
     worker_wait_s: float = Field(10.0, gt=0)
     upstream_connections: int = Field(100, ge=1)
@@ -148,6 +190,14 @@ def _from_file(path: str) -> dict[str, Any]:
     return data
 
 
+def _merge(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data[key]``; two mappings (``identity`` from a file and from a flag) merge."""
+    if isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
+        data[key] = {**data[key], **value}
+    else:
+        data[key] = value
+
+
 def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> ProxyConfig:
     """Build the :class:`ProxyConfig` from a file, the environment and explicit overrides.
@@ -155,7 +205,8 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
     Args:
         file: a YAML file path (``REDACTOR_CONFIG`` in ``env`` names one when this is None).
         env: environment variables (``os.environ`` when None); only ``REDACTOR_<KEY>`` for
-            known top-level keys are read.
+            known top-level keys are read, and ``REDACTOR_TRUSTED_PEERS`` (comma-separated
+            addresses / CIDRs) for ``identity.trusted_peers``.
         overrides: values from the command line; ``None`` values are ignored.
 
     Raises:
@@ -176,9 +227,13 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
         if env.get(name):
             data[key] = env[name]
             sources[key] = f"env:{name}"
+    peers = env.get(_ENV_PREFIX + "TRUSTED_PEERS")
+    if peers:
+        _merge(data, "identity", {"trusted_peers": [p.strip() for p in peers.split(",") if p.strip()]})
+        sources["identity"] = f"env:{_ENV_PREFIX}TRUSTED_PEERS"
     for key, value in (overrides or {}).items():
         if value is not None:
-            data[key] = value
+            _merge(data, key, value)
             sources[key] = "<args>"
     try:
         return ProxyConfig.model_validate(data)

@@ -32,6 +32,7 @@ from .forwarding import add_vary, client_headers, range_allowed, upstream_header
 from .keys import (CONFIG, CONTEXT, METRICS, POLICY, REQUEST_BODY_HOOKS, REQUEST_HOOKS, RESPONSE_HOOKS,
                    RUNNER, SESSION)
 from .pool import Job
+from .trust import TRUST
 
 __all__ = ["error_response", "proxy_handler"]
 
@@ -82,12 +83,12 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         return error_response(413, "request body exceeds max_request_bytes", ctx)
     for body_hook in app[REQUEST_BODY_HOOKS]:
         body = await body_hook(ctx, request, body)
-    identity = config.identity
-    drop = () if identity.forward_upstream else (identity.agent_id_header, identity.agent_role_header)
+    drop, established = app[TRUST].upstream_identity(ctx.extra["identity"])
     headers = upstream_headers(
         request.headers, peer=request.remote, scheme=request.scheme, host=request.host,
         request_id=ctx.request_id, request_id_header=config.request_id_header, drop=drop,
         strip_range=not range_allowed(request.path, policy.proxy.passthrough_types))
+    headers.update(established)  # only what the proxy established, never the client's claim
     url = upstream_target(config.upstream_url, request.rel_url.raw_path, request.rel_url.raw_query_string)
     started = time.perf_counter()
     try:
