@@ -222,7 +222,8 @@ def header_targets(name: str, value: str) -> list[str]:
     return []
 
 
-INTERNAL_PREFIX = "x-redactor-"  # response headers in this namespace are the proxy's alone
+# Response header names an upstream may never set: the proxy's own namespace and identity claims.
+_OWNED_PREFIXES = ("x-redactor-", "x-agent-")
 
 
 class Trust:
@@ -282,13 +283,13 @@ class Trust:
 
     def scrub_response(self, headers: Any, *, base_path: str, proxy_host: str) -> list[str]:
         """Remove, in place, upstream response headers that would speak for the proxy:
-        identity / request-id / ``X-Redactor-*`` names, and Location, Content-Location, Link
+        identity / request-id / ``X-Redactor-*`` / ``X-Agent-*`` names, and Location, Content-Location, Link
         or Refresh values that point into the reserved namespace. Returns the removed names
         (lower case, for a metric or log; never values)."""
         removed: list[str] = []
         for name in list(headers.keys()):
             low = name.lower()
-            if low in self._forbidden or low.startswith(INTERNAL_PREFIX):
+            if low in self._forbidden or low.startswith(_OWNED_PREFIXES):
                 headers.popall(name, None)
                 removed.append(low)
             elif low in ("location", "content-location", "link", "refresh"):
