@@ -33,7 +33,7 @@ from ..policy import Policy, load_policy
 from .config import ProxyConfig
 from .context import RequestContext, new_request_id
 from .errors import FailClosed
-from .handler import UpstreamFailed, error_response, proxy_handler
+from .handler import UpstreamFailed, error_response, proxy_handler, reset_connection
 from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
                    RESPONSE_HOOKS, RUNNER, SESSION)
 from .metrics import CONTENT_TYPE_LATEST, ProxyMetrics
@@ -65,6 +65,8 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
     try:
         response = await handler(request)
         status = response.status
+        if not response.prepared:  # a whole body: send it here, under the client send timeout
+            await _deliver(request, response, ctx)
         return response
     except web.HTTPException as exc:  # raised by a hook (e.g. a 403 block)
         status = exc.status
@@ -74,6 +76,20 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
         _record(request.app[METRICS], ctx)
         if not request.path.startswith(RESERVED_PREFIX) and access_log.isEnabledFor(logging.INFO):
             access_log.info("request", extra={"fields": ctx.log_fields()})
+
+
+async def _deliver(request: web.Request, response: web.StreamResponse, ctx: RequestContext) -> None:
+    """Send a whole response within ``client_send_timeout_s``; a client reading slower
+    (slow loris) has its connection aborted, so it cannot hold memory and a descriptor."""
+    try:
+        async with asyncio.timeout(request.app[CONFIG].client_send_timeout_s):
+            await response.prepare(request)
+            await response.write_eof()
+    except TimeoutError:
+        ctx.fail_reason = "client_too_slow"
+        reset_connection(request.transport)
+    except ConnectionError:
+        ctx.fail_reason = "client_disconnected"
 
 
 def _record(metrics: ProxyMetrics, ctx: RequestContext) -> None:

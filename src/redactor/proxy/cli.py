@@ -88,7 +88,8 @@ async def _serve(config: Any, policy: Any, started: float) -> None:
     from .keys import POOL
 
     app = create_app(config, policy=policy)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           keepalive_timeout=config.client_idle_timeout_s)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)

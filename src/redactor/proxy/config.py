@@ -15,6 +15,7 @@ Example file::
     max_body_bytes: 10485760          # bytes, after decompression
     upstream_timeout_s: 30            # seconds
     client_send_timeout_s: 60         # seconds to deliver a response to a slow reader
+    client_idle_timeout_s: 75         # seconds a connection may sit without a whole request
     identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role,
                trusted_peers: [10.0.0.5/32]}   # only the auth gateway's headers count
 """
@@ -95,6 +96,11 @@ def _default_workers() -> int:
 class ProxyConfig(_Model):
     """Every setting of ``redactor proxy``; units are in the names (``_s`` seconds, ``_bytes``).
 
+    ``client_send_timeout_s``: a client that takes longer to read a response (or one
+    streamed chunk) is disconnected. ``client_idle_timeout_s``: a connection that has not
+    sent a whole request head within this time (from connect, or after the last response)
+    is closed; both bound what a slow-loris client can hold.
+
     ``workers=0`` redacts everything in the event loop (only sensible for patterns-only
     policies and tests). ``inline_max_bytes``: under a patterns-only policy, bodies up to
     this size are redacted inline rather than shipped to a worker.
@@ -110,6 +116,7 @@ class ProxyConfig(_Model):
     upstream_connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(30.0, gt=0)
     client_send_timeout_s: float = Field(60.0, gt=0)
+    client_idle_timeout_s: float = Field(75.0, gt=0)
     redaction_timeout_s: float = Field(10.0, gt=0)
     worker_wait_s: float = Field(10.0, gt=0)
     upstream_connections: int = Field(100, ge=1)
