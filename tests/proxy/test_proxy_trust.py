@@ -56,12 +56,15 @@ async def test_untrusted_role_header_cannot_unmask(make_proxy, upstream):
 
 
 @pytest.mark.asyncio
-async def test_default_config_trusts_no_peer(make_proxy):
+async def test_default_config_trusts_no_peer(make_proxy, log_lines):
     from redactor.proxy import load_config
     assert load_config(env={}, overrides={"upstream": "http://crm"}).identity.trusted_peers == []
     client = await make_proxy(identity={"trusted_peers": []})
     resp = await client.get("/api/v2/users.json", headers={"X-Agent-Id": "agent-7"})
     assert resp.status == 401
+    warnings = [json.loads(x)["msg"] for x in log_lines if '"level":"warning"' in x]
+    assert warnings == ["no identity.trusted_peers and no identity.jwt: every request is anonymous "
+                        "and the policy requires an identity, so all will get 401"]
 
 
 def test_peer_allow_list():
