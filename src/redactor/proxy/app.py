@@ -48,7 +48,6 @@ access_log = logging.getLogger("redactor.proxy.access")
 
 RESERVED_PREFIX = "/_redactor/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_HEADER_VALUE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,255}$")
 
 
 @web.middleware
