@@ -16,8 +16,10 @@ fraction R of requests are injected faults, each with the answer it must get:
 Reported per minute: requests served (200), errors (injected vs other), latency p50 / p99
 in milliseconds (normal requests), the proxy process's RSS (MB), the workers' PSS (MB, the
 fork server and worker processes, shared pages counted once) and the proxy's open file
-descriptors. Verdict: memory growth from the end of warm-up (``--warmup-minutes``) to the
-end is under 10% for the proxy process and for the workers, and no unexpected errors.
+descriptors. Verdict: memory growth from the end of warm-up (``--warmup-minutes``, default
+3: each worker's fork-server pages turn private as it touches them, and the bounded caches
+fill) to the end is under 10% for the proxy process and for the workers, and no unexpected
+errors. The least-squares trend after warm-up (MB per minute) is reported too.
 
     .venv/bin/python benchmarks/soak.py [--minutes 10] [--concurrency 8] [--workers 2]
         [--fault-rate 0.02] [--kill-every-s 120] [--json soak.json]
@@ -258,9 +260,19 @@ def verdict(rows: list[dict], warmup: int) -> dict:
 
     def growth(key: str) -> float:
         return round(100 * (last[key] - base[key]) / base[key], 1) if base[key] else float("nan")
+    def slope(key: str) -> float:  # least-squares MB per minute after warm-up
+        pts = [(r["minute"], r[key]) for r in rows if r["minute"] >= base["minute"]]
+        if len(pts) < 2:
+            return float("nan")
+        mx = statistics.fmean(x for x, _ in pts)
+        my = statistics.fmean(y for _, y in pts)
+        den = sum((x - mx) ** 2 for x, _ in pts)
+        return round(sum((x - mx) * (y - my) for x, y in pts) / den, 2)
     other = sum(r["other_errors"] for r in rows)
     out = {"baseline_minute": base["minute"], "proxy_rss_growth_pct": growth("proxy_rss_mb"),
-           "workers_pss_growth_pct": growth("workers_pss_mb"), "other_errors": other,
+           "workers_pss_growth_pct": growth("workers_pss_mb"),
+           "proxy_rss_slope_mb_per_min": slope("proxy_rss_mb"),
+           "workers_pss_slope_mb_per_min": slope("workers_pss_mb"), "other_errors": other,
            "served": sum(r["served"] for r in rows),
            "injected_errors": sum(r["injected_errors"] for r in rows)}
     out["pass"] = (out["proxy_rss_growth_pct"] < 10 and out["workers_pss_growth_pct"] < 10
@@ -277,7 +289,8 @@ def markdown(rows: list[dict], v: dict, header: str) -> str:
                      f"{r['worker_kills']} | {r['p50_ms']} | {r['p99_ms']} | {r['proxy_rss_mb']} | {r['workers_pss_mb']} | "
                      f"{r['workers']} | {r['open_fds']} |")
     lines += ["", f"Memory growth after warm-up (minute {v['baseline_minute']} to the end): proxy "
-              f"{v['proxy_rss_growth_pct']}%, workers {v['workers_pss_growth_pct']}% (limit 10%); "
+              f"{v['proxy_rss_growth_pct']}%, workers {v['workers_pss_growth_pct']}% (limit 10%); trend "
+              f"proxy {v['proxy_rss_slope_mb_per_min']} MB/min, workers {v['workers_pss_slope_mb_per_min']} MB/min; "
               f"served {v['served']}, injected errors {v['injected_errors']}, other errors "
               f"{v['other_errors']}: **{'PASS' if v['pass'] else 'FAIL'}**"]
     return "\n".join(lines)
@@ -300,7 +313,9 @@ async def wait_ready(url: str, timeout_s: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=10.0)
-    p.add_argument("--warmup-minutes", type=int, default=1, help="reporting intervals of warm-up")
+    p.add_argument("--warmup-minutes", type=int, default=3,
+                   help="reporting intervals of warm-up: workers' fork-server pages turn private "
+                        "(copy-on-write) and the bounded caches fill")
     p.add_argument("--minute-s", type=float, default=60.0,
                    help="length of a reporting interval in seconds (shorter for a quick check)")
     p.add_argument("--concurrency", type=int, default=8)
@@ -340,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     v = verdict(rows, args.warmup_minutes)
     header = (f"soak: {started}, {args.minutes:g} min, concurrency {args.concurrency}, policy "
               f"{Path(args.policy).name}, {args.workers} workers, fault rate {args.fault_rate:g}, "
-              f"worker kill every {args.kill_every_s:g} s, cache {args.cache_mb:g} MiB, "
+              f"worker kill every {args.kill_every_s:g} s (0: none), cache {args.cache_mb:g} MiB, "
+              f"warm-up {args.warmup_minutes} min, "
               f"{os.cpu_count()} CPUs shared with other jobs; load average before/after: "
               f"{load_before} / {load_after}")
     print(markdown(rows, v, header))
