@@ -296,10 +296,12 @@ def markdown(rows: list[dict], v: dict, header: str) -> str:
     return "\n".join(lines)
 
 
-async def wait_ready(url: str, timeout_s: float) -> None:
+async def wait_ready(url: str, timeout_s: float, proxy: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as s:
         while time.monotonic() < deadline:
+            if proxy.poll() is not None:
+                raise SystemExit(f"the proxy exited with status {proxy.returncode} (see its log above)")
             try:
                 async with s.get(url + "/_redactor/readyz") as resp:
                     if resp.status == 200:
@@ -341,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                               "--config", str(config)], env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{proxy_port}"
     try:
-        asyncio.run(wait_ready(url, 120))
+        asyncio.run(wait_ready(url, 120, proxy))
         load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         rows = asyncio.run(Soak(args, url, proxy.pid).run())
