@@ -1,6 +1,6 @@
 """The NER pass must not grow the shared spaCy vocabulary: in a long-running proxy worker
-every new e-mail address, number or name would otherwise stay in memory for good (the
-soak benchmark showed worker memory +29% in 10 minutes before the memory zone)."""
+every new e-mail address, number or name would otherwise stay in memory for good (14-24
+new strings per generated ticket before the memory zone; unbounded over weeks)."""
 
 from __future__ import annotations
 
