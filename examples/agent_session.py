@@ -123,7 +123,9 @@ async def session(workdir: Path, *, patterns_only: bool = False, out: Out = prin
         "upstream": crm_url, "workers": 0 if patterns_only else 1, "audit_store": audit_url,
         "audit_hmac_key_file": str(workdir / "keys" / "audit-hmac.key"),
         "audit_signing_key_file": str(workdir / "keys" / "audit-signing.pem"),
-        "vault_store": f"sqlite://{workdir}/vault.db", "vault_key_file": str(workdir / "vault.key")})
+        "vault_store": f"sqlite://{workdir}/vault.db", "vault_key_file": str(workdir / "vault.key"),
+        # this script plays the auth gateway: only loopback's identity headers are believed
+        "identity": {"trusted_peers": ["127.0.0.1/32", "::1/128"]}})
     proxy_runner, proxy_url = await _serve(create_app(config, policy=policy,
                                                       plugins=[governance_plugin()]))
     result: dict[str, Any] = {}

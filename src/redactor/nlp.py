@@ -12,11 +12,12 @@ listens to it; tagger, parser and lemmatizer never run. Nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import regex
 
@@ -238,11 +239,25 @@ letters never count.
         results: list[list[Finding]] = [[] for _ in texts]
         if not pieces:
             return results
-        with self._lock:  # spaCy pipelines are not documented as thread-safe
+        # spaCy pipelines are not documented as thread-safe. The memory zone (spaCy >= 3.8)
+        # frees the strings and lexemes these texts add to the shared vocabulary when it
+        # exits; without it every new e-mail, number or name stays for the life of the
+        # process (steady growth in long-running services). Nothing from the docs may be
+        # used after the zone: findings hold only offsets and Python strings.
+        with self._lock, self._zone():
             if len(pieces) == 1:  # nlp() skips nlp.pipe's generator and batching overhead
                 docs = [self._nlp(pieces[0][2])]
             else:
                 docs = list(self._nlp.pipe((p[2] for p in pieces), batch_size=batch_size))
+            self._collect(pieces, docs, texts, results)
+        return results
+
+    def _zone(self) -> Any:
+        zone = getattr(self._nlp, "memory_zone", None)
+        return zone() if zone is not None else contextlib.nullcontext()
+
+    def _collect(self, pieces: list[tuple[int, int, str]], docs: list[Any], texts: list[str],
+                 results: list[list[Finding]]) -> None:
         for (i, offset, chunk), doc in zip(pieces, docs):
             limit = len(texts[i])
             for ent in doc.ents:
@@ -261,7 +276,6 @@ letters never count.
                                           self.name, False, f"spacy:{ent.label_}"))
             if self._proper_zipf:
                 results[i].extend(self._proper_nouns(doc, offset, limit))
-        return results
 
     def _proper_nouns(self, doc, offset: int, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
         text = doc.text

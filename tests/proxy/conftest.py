@@ -77,6 +77,7 @@ async def upstream(aiohttp_server: Any) -> Any:
 
 
 Proxy = Callable[..., Awaitable[Any]]
+LOOPBACK = ["127.0.0.1", "::1"]
 
 
 @pytest_asyncio.fixture
@@ -85,6 +86,9 @@ async def make_proxy(aiohttp_client: Any, upstream: Any) -> AsyncIterator[Proxy]
     async def make(*, policy: Policy | None = None, pool: WorkerPool | None = None,
                    upstream_url: str | None = None, plugins: Any = (), **settings: Any) -> Any:
         settings.setdefault("workers", 0 if pool is None else pool.size)
+        # the test client is the "auth gateway": its loopback address is trusted unless a
+        # test says otherwise (the default config trusts no peer)
+        settings["identity"] = {"trusted_peers": LOOPBACK, **settings.get("identity", {})}
         config = load_config(env={}, overrides={
             "upstream": upstream_url or str(upstream.make_url("/")), **settings})
         app = create_app(config, policy=policy or zendesk_policy(), pool=pool, plugins=plugins)

@@ -148,6 +148,7 @@ async def test_cli_starts_and_redacts(upstream, unused_tcp_port, tmp_path):
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDACTOR_")}
     env["REDACTOR_UPSTREAM"] = str(upstream.make_url("/")).rstrip("/")
+    env["REDACTOR_TRUSTED_PEERS"] = "127.0.0.1, ::1"  # this test is the auth gateway
     proc = await asyncio.create_subprocess_exec(
         *_proxy_command("--listen", f"127.0.0.1:{unused_tcp_port}", "--policy",
                         str(tmp_path / "policy.yaml"), "--workers", "1",

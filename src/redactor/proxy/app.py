@@ -7,8 +7,12 @@ Middlewares, outermost first, each named for what it does:
    line per request (no raw values);
 2. :func:`fail_closed`: turns any failure into a short JSON error (502 / 503 / 504) that
    holds no byte of the upstream body;
-3. :func:`agent_identity`: reads the agent id and role from the trusted headers; 401 when
+3. :func:`agent_identity`: establishes the agent id and role (:mod:`.trust`: a verified
+   token, or identity headers from a trusted peer only); 401 for a rejected token, or when
    the policy requires an identity and there is none.
+
+Upstream responses pass :func:`_scrub_upstream_headers` (no proxy-owned header names, no
+Location / Link into ``/_redactor``); the catch-all route never forwards a reserved path.
 
 State lives under typed keys (:mod:`.keys`); the one upstream ``ClientSession`` and the
 worker pool are opened and closed in ``cleanup_ctx``.
@@ -29,12 +33,13 @@ from ..policy import Policy, load_policy
 from .config import ProxyConfig
 from .context import RequestContext, new_request_id
 from .errors import FailClosed, ProxyError
-from .handler import UpstreamFailed, error_response, proxy_handler
+from .handler import UpstreamFailed, error_response, proxy_handler, reset_connection
 from .keys import (CONFIG, CONTEXT, METRICS, POLICY, POOL, REQUEST_BODY_HOOKS, REQUEST_HOOKS,
                    RESPONSE_HOOKS, RUNNER, SESSION, VAULT_SPEC)
 from .metrics import CONTENT_TYPE_LATEST, ProxyMetrics
 from .pool import WorkerPool
 from .runner import RedactionRunner
+from .trust import TRUST, IdentityRejected, Trust, is_reserved
 from .vaulting import policy_uses_vault
 
 __all__ = ["RESERVED_PREFIX", "create_app"]
@@ -44,7 +49,6 @@ access_log = logging.getLogger("redactor.proxy.access")
 
 RESERVED_PREFIX = "/_redactor/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_HEADER_VALUE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,255}$")
 _IDENTIFIED_RESERVED = frozenset({RESERVED_PREFIX + "reveal"})  # reserved endpoints that need the agent
 
 
@@ -62,6 +66,8 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
     try:
         response = await handler(request)
         status = response.status
+        if not response.prepared:  # a whole body: send it here, under the client send timeout
+            await _deliver(request, response, ctx)
         return response
     except web.HTTPException as exc:  # raised by a hook (e.g. a 403 block)
         status = exc.status
@@ -71,6 +77,20 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
         _record(request.app[METRICS], ctx)
         if not request.path.startswith(RESERVED_PREFIX) and access_log.isEnabledFor(logging.INFO):
             access_log.info("request", extra={"fields": ctx.log_fields()})
+
+
+async def _deliver(request: web.Request, response: web.StreamResponse, ctx: RequestContext) -> None:
+    """Send a whole response within ``client_send_timeout_s``; a client reading slower
+    (slow loris) has its connection aborted, so it cannot hold memory and a descriptor."""
+    try:
+        async with asyncio.timeout(request.app[CONFIG].client_send_timeout_s):
+            await response.prepare(request)
+            await response.write_eof()
+    except TimeoutError:
+        ctx.fail_reason = "client_too_slow"
+        reset_connection(request.transport)
+    except ConnectionError:
+        ctx.fail_reason = "client_disconnected"
 
 
 def _record(metrics: ProxyMetrics, ctx: RequestContext) -> None:
@@ -119,23 +139,31 @@ _PUBLIC_MESSAGES = {
 }
 
 
-def _header(request: web.Request, name: str) -> str | None:
-    value = request.headers.get(name)
-    return value if value and _HEADER_VALUE.match(value) else None
-
-
 @web.middleware
 async def agent_identity(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(RESERVED_PREFIX) and request.path not in _IDENTIFIED_RESERVED:
-        return await handler(request)
     ctx = request[CONTEXT]
-    identity = request.app[CONFIG].identity
-    ctx.agent_id = _header(request, identity.agent_id_header)
-    ctx.role = _header(request, identity.agent_role_header)
+    try:  # on every path, so reserved endpoints (plugins) see only an established identity
+        who = request.app[TRUST].identify(request.headers, request.remote)
+    except IdentityRejected as exc:
+        ctx.kind = "unauthenticated"
+        ctx.fail_reason = exc.reason
+        return error_response(401, "agent token rejected", ctx)
+    ctx.agent_id, ctx.role = who.agent_id, who.role
+    ctx.extra["identity"] = who
+    if request.path.startswith(RESERVED_PREFIX) and request.path not in _IDENTIFIED_RESERVED:
+        return await handler(request)  # health, readiness, metrics: no agent needed
     if ctx.agent_id is None and request.app[POLICY].proxy.require_identity:
         ctx.kind = "unauthenticated"
         return error_response(401, "agent identity required", ctx)
     return await handler(request)
+
+
+async def _scrub_upstream_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """An upstream response may not set the proxy's own headers nor point into /_redactor."""
+    if is_reserved(request.rel_url.raw_path):
+        return  # the proxy's own endpoint
+    request.app[TRUST].scrub_response(response.headers, base_path=request.rel_url.raw_path,
+                                      proxy_host=request.host)
 
 
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -188,6 +216,14 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def reserved_not_found(request: web.Request) -> web.Response:
     return error_response(404, "no such proxy endpoint", request.get(CONTEXT))
+
+
+async def forward(request: web.Request) -> web.StreamResponse:
+    """The catch-all route: reserved paths in any spelling (``/_REDACTOR/``, ``/%5Fredactor``,
+    ``//_redactor``, ``/a/../_redactor``) are answered here and never forwarded."""
+    if is_reserved(request.rel_url.raw_path) or is_reserved(request.path):
+        return await reserved_not_found(request)
+    return await proxy_handler(request)
 
 
 # -- the factory ---------------------------------------------------------------------------------
@@ -251,11 +287,16 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
                           client_max_size=config.max_request_bytes)
     app[CONFIG] = config
     app[POLICY] = policy
+    app[TRUST] = Trust(config.identity, config.request_id_header)
+    if not app[TRUST].peers and app[TRUST].jwt is None and policy.proxy.require_identity:
+        log.warning("no identity.trusted_peers and no identity.jwt: every request is anonymous "
+                    "and the policy requires an identity, so all will get 401")
     app[METRICS] = ProxyMetrics()
     app[POOL] = pool
     app[REQUEST_HOOKS] = []
     app[REQUEST_BODY_HOOKS] = []
     app[RESPONSE_HOOKS] = []
+    app.on_response_prepare.append(_scrub_upstream_headers)
     app.on_response_prepare.append(_add_request_id)
     app.cleanup_ctx.append(_upstream_session(app))
     app.cleanup_ctx.append(_worker_pool)
@@ -265,5 +306,5 @@ def create_app(config: ProxyConfig, *, policy: Policy | None = None,
     for plugin in plugins:
         plugin(app)
     app.router.add_route("*", RESERVED_PREFIX + "{tail:.*}", reserved_not_found)
-    app.router.add_route("*", "/{tail:.*}", proxy_handler)
+    app.router.add_route("*", "/{tail:.*}", forward)
     return app

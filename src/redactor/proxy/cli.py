@@ -1,7 +1,7 @@
 """``redactor proxy``: run the redacting reverse proxy.
 
     redactor proxy --upstream URL [--listen HOST:PORT] [--policy FILE] [--workers N]
-                   [--config FILE] [--max-body-bytes N]
+                   [--config FILE] [--max-body-bytes N] [--trusted-peers CIDR,...]
                    [--audit-store URL] [--audit-hmac-key-file F] [--audit-signing-key-file F]
                    [--checkpoint-every N] [--checkpoint-interval-s T] [--audit-spool F]
                    [--vault-store URL] [--vault-key-file F] [--vault-key-env NAME]
@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-body-bytes", type=int, dest="max_body_bytes",
                    help="largest response body redacted, in bytes (default 10 MiB)")
     p.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR")
+    p.add_argument("--trusted-peers", dest="trusted_peers",
+                   help="comma-separated addresses / CIDRs whose identity headers are believed "
+                        "(REDACTOR_TRUSTED_PEERS; default: none)")
     g = p.add_argument_group("governance (audit trail, vault tokens, reveal)")
     g.add_argument("--audit-store", dest="audit_store",
                    help="sqlite:///PATH or postgresql://... (default ./redactor-audit.db)")
@@ -78,6 +81,9 @@ def _command(args: argparse.Namespace) -> int:
         "upstream", "listen", "policy", "workers", "max_body_bytes", "log_level", "audit_store",
         "audit_spool", "audit_hmac_key_file", "audit_signing_key_file", "audit_checkpoint_every",
         "audit_checkpoint_interval_s", "vault_store", "vault_key_file", "vault_key_env", "tenant")}
+    if args.trusted_peers is not None:
+        overrides["identity"] = {"trusted_peers": [p.strip() for p in args.trusted_peers.split(",")
+                                                   if p.strip()]}
     try:
         config = load_config(file=args.config, overrides=overrides)
         policy = load_policy(config.policy)
@@ -153,7 +159,8 @@ async def _serve(config: Any, policy: Any, started: float) -> None:
         log.warning("running without an audit trail (--no-audit): views, reveals and "
                     "anomalies are not recorded")
     app = create_app(config, policy=policy, plugins=plugins)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           keepalive_timeout=config.client_idle_timeout_s)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)

@@ -14,7 +14,10 @@ Example file::
     workers: 2
     max_body_bytes: 10485760          # bytes, after decompression
     upstream_timeout_s: 30            # seconds
-    identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role}
+    client_send_timeout_s: 60         # seconds to deliver a response to a slow reader
+    client_idle_timeout_s: 75         # seconds a connection may sit without a whole request
+    identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role,
+               trusted_peers: [10.0.0.5/32]}   # only the auth gateway's headers count
     audit_store: sqlite:///var/lib/redactor/audit.db   # or postgresql://...
     audit_hmac_key_file: /etc/redactor/audit-hmac.key
     audit_signing_key_file: /etc/redactor/audit-signing.pem
@@ -23,6 +26,7 @@ Example file::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -34,7 +38,7 @@ from yarl import URL
 
 from .errors import ConfigError
 
-__all__ = ["IdentityConfig", "ProxyConfig", "load_config"]
+__all__ = ["IdentityConfig", "JwtConfig", "ProxyConfig", "load_config"]
 
 MiB = 1024 * 1024
 
@@ -43,12 +47,50 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class JwtConfig(_Model):
+    """Verification of a signed agent token (see :mod:`.trust`)."""
+
+    header: str = "X-Agent-Token"  # "Authorization" reads "Bearer <token>"
+    algorithms: list[str] = Field(min_length=1)
+    key_file: str
+    issuer: str | None = None
+    audience: str | None = None
+    agent_id_claim: str = "sub"
+    role_claim: str = "role"
+    leeway_s: float = Field(30.0, ge=0)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _no_none(cls, value: list[str]) -> list[str]:
+        if any(a.lower() == "none" for a in value):
+            raise ValueError("'none' is never allowed: tokens must be signed")
+        return value
+
+
 class IdentityConfig(_Model):
-    """Which request headers carry the agent's identity (set by the auth gateway)."""
+    """Where the agent's identity comes from.
+
+    ``trusted_peers``: addresses / CIDRs (the auth gateway) whose identity headers are
+    believed; default none, so identity headers from anyone are ignored until configured.
+    ``jwt``: verify a signed token instead of (or as well as) trusting a gateway.
+    ``forward_upstream``: send the identity the proxy established on to the upstream.
+    """
 
     agent_id_header: str = "X-Agent-Id"
     agent_role_header: str = "X-Agent-Role"
-    forward_upstream: bool = False  # send the identity headers on to the upstream too
+    trusted_peers: list[str] = Field(default_factory=list)
+    jwt: JwtConfig | None = None
+    forward_upstream: bool = False
+
+    @field_validator("trusted_peers")
+    @classmethod
+    def _check_peers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
 
 
 def _default_workers() -> int:
@@ -57,6 +99,11 @@ def _default_workers() -> int:
 
 class ProxyConfig(_Model):
     """Every setting of ``redactor proxy``; units are in the names (``_s`` seconds, ``_bytes``).
+
+    ``client_send_timeout_s``: a client that takes longer to read a response (or one
+    streamed chunk) is disconnected. ``client_idle_timeout_s``: a connection that has not
+    sent a whole request head within this time (from connect, or after the last response)
+    is closed; both bound what a slow-loris client can hold.
 
     ``workers=0`` redacts everything in the event loop (only sensible for patterns-only
     policies and tests). ``inline_max_bytes``: under a patterns-only policy, bodies up to
@@ -72,6 +119,8 @@ class ProxyConfig(_Model):
     inline_max_bytes: int = Field(8 * 1024, ge=0)
     upstream_connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(30.0, gt=0)
+    client_send_timeout_s: float = Field(60.0, gt=0)
+    client_idle_timeout_s: float = Field(75.0, gt=0)
     redaction_timeout_s: float = Field(10.0, gt=0)
     worker_wait_s: float = Field(10.0, gt=0)
     upstream_connections: int = Field(100, ge=1)
@@ -165,6 +214,14 @@ def _from_file(path: str) -> dict[str, Any]:
     return data
 
 
+def _merge(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data[key]``; two mappings (``identity`` from a file and from a flag) merge."""
+    if isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
+        data[key] = {**data[key], **value}
+    else:
+        data[key] = value
+
+
 def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> ProxyConfig:
     """Build the :class:`ProxyConfig` from a file, the environment and explicit overrides.
@@ -172,7 +229,8 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
     Args:
         file: a YAML file path (``REDACTOR_CONFIG`` in ``env`` names one when this is None).
         env: environment variables (``os.environ`` when None); only ``REDACTOR_<KEY>`` for
-            known top-level keys are read.
+            known top-level keys are read, and ``REDACTOR_TRUSTED_PEERS`` (comma-separated
+            addresses / CIDRs) for ``identity.trusted_peers``.
         overrides: values from the command line; ``None`` values are ignored.
 
     Raises:
@@ -193,9 +251,13 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
         if env.get(name):
             data[key] = env[name]
             sources[key] = f"env:{name}"
+    peers = env.get(_ENV_PREFIX + "TRUSTED_PEERS")
+    if peers:
+        _merge(data, "identity", {"trusted_peers": [p.strip() for p in peers.split(",") if p.strip()]})
+        sources["identity"] = f"env:{_ENV_PREFIX}TRUSTED_PEERS"
     for key, value in (overrides or {}).items():
         if value is not None:
-            data[key] = value
+            _merge(data, key, value)
             sources[key] = "<args>"
     try:
         return ProxyConfig.model_validate(data)

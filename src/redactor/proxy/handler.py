@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 import time
 from typing import Any
 
@@ -32,8 +34,10 @@ from .forwarding import add_vary, client_headers, range_allowed, upstream_header
 from .keys import (CONFIG, CONTEXT, METRICS, POLICY, REQUEST_BODY_HOOKS, REQUEST_HOOKS, RESPONSE_HOOKS,
                    RUNNER, SESSION)
 from .pool import Job
+from .trust import TRUST
 
-__all__ = ["error_response", "proxy_handler"]
+__all__ = ["ClientTooSlow", "cut_connection", "error_response", "proxy_handler", "reset_connection",
+           "send"]
 
 _CHUNK = 64 * 1024
 _SSE_SPLIT = re.compile(rb"\r\n\r\n|\n\n|\r\r")
@@ -50,6 +54,55 @@ class UpstreamFailed(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
+
+
+class ClientTooSlow(ConnectionResetError):
+    """The client did not take a write within ``client_send_timeout_s``; its connection is
+    aborted (handled like a client that went away)."""
+
+
+def reset_connection(transport: asyncio.BaseTransport | None) -> None:
+    """Abort ``transport`` with a TCP reset (SO_LINGER 0): the kernel drops what it still
+    buffers for a client that stopped reading, instead of trickling it out as an orphan."""
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()  # type: ignore[attr-defined]
+
+
+def cut_connection(request: web.Request, grace_s: float = 1.0) -> None:
+    """Close the client connection: what is buffered gets ``grace_s`` seconds to flush (an
+    SSE error event), then the socket is aborted, so a client that stops reading cannot
+    hold the file descriptor."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        reset_connection(transport)
+        return
+    transport.close()
+    asyncio.get_running_loop().call_later(grace_s, reset_connection, transport)
+
+
+async def send(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
+    """``response.write(data)`` bounded by ``client_send_timeout_s`` (seconds).
+
+    Raises:
+        ClientTooSlow: the client did not read it in time (the connection is aborted).
+    """
+    try:
+        async with asyncio.timeout(request.app[CONFIG].client_send_timeout_s):
+            await response.write(data)
+    except TimeoutError:
+        reset_connection(request.transport)
+        raise ClientTooSlow("client did not read the response in time") from None
+
+
+def _gone(exc: BaseException) -> str:
+    return "client_too_slow" if isinstance(exc, ClientTooSlow) else "client_disconnected"
 
 
 async def _read_request_body(request: web.Request, limit: int) -> bytes | None:
@@ -82,12 +135,12 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         return error_response(413, "request body exceeds max_request_bytes", ctx)
     for body_hook in app[REQUEST_BODY_HOOKS]:
         body = await body_hook(ctx, request, body)
-    identity = config.identity
-    drop = () if identity.forward_upstream else (identity.agent_id_header, identity.agent_role_header)
+    drop, established = app[TRUST].upstream_identity(ctx.extra["identity"])
     headers = upstream_headers(
         request.headers, peer=request.remote, scheme=request.scheme, host=request.host,
         request_id=ctx.request_id, request_id_header=config.request_id_header, drop=drop,
         strip_range=not range_allowed(request.path, policy.proxy.passthrough_types))
+    headers.update(established)  # only what the proxy established, never the client's claim
     url = upstream_target(config.upstream_url, request.rel_url.raw_path, request.rel_url.raw_query_string)
     started = time.perf_counter()
     try:
@@ -214,14 +267,13 @@ async def _pass_through(request: web.Request, ctx: RequestContext, upstream: aio
             if not chunk:
                 break
             ctx.bytes_upstream += len(chunk)
-            await response.write(chunk)
-    except ConnectionResetError:  # the client went away
-        ctx.fail_reason = "client_disconnected"
+            await send(request, response, chunk)
+    except ConnectionResetError as exc:  # the client went away, or would not read
+        ctx.fail_reason = _gone(exc)
         return response
     except (TimeoutError, aiohttp.ClientError, OSError):
         ctx.fail_reason = "upstream_body_error"
-        if request.transport is not None:
-            request.transport.close()
+        cut_connection(request)
         return response
     ctx.bytes_client = ctx.bytes_upstream
     await response.write_eof()
@@ -261,7 +313,7 @@ async def _stream_units(request: web.Request, ctx: RequestContext, upstream: aio
             first = False
         payload = b"".join(u + sep for u in result.units)
         ctx.bytes_client += len(payload)
-        await response.write(payload)
+        await send(request, response, payload)
 
     try:
         async for chunk in upstream.content.iter_any():
@@ -275,8 +327,8 @@ async def _stream_units(request: web.Request, ctx: RequestContext, upstream: aio
         decoder.finish()
         if buffer.strip():
             await emit([buffer.rstrip(b"\r\n")])
-    except ConnectionResetError:  # the client went away
-        ctx.fail_reason = "client_disconnected"
+    except ConnectionResetError as exc:  # the client went away, or would not read
+        ctx.fail_reason = _gone(exc)
         return response
     except (aiohttp.ClientError, OSError) as exc:
         if first:
@@ -304,9 +356,8 @@ async def _abort_stream(request: web.Request, ctx: RequestContext, response: web
     if kind is BodyKind.SSE:
         event = f'event: redactor-error\ndata: {{"error": "{reason}", "request_id": "{ctx.request_id}"}}\n\n'
         try:
-            await response.write(event.encode())
+            await send(request, response, event.encode())
         except (ConnectionError, RuntimeError):
             pass
-    if request.transport is not None:
-        request.transport.close()
+    cut_connection(request)
     return response
