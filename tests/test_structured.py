@@ -92,3 +92,16 @@ def test_freshdesk_ticket_fixture(redactor: Redactor) -> None:
     assert out.value["created_at"] == "2016-05-18T04:36:04Z"  # timestamps are not phone numbers
     assert out.value["requester_id"] == 6012691534
     assert out.counts == {"EMAIL_ADDRESS": 3, "URL": 1}  # the attachment URL, kept
+
+
+def test_tuples_are_arrays_and_values_json_cannot_hold_raise():
+    r = Redactor("patterns_only")
+    assert r.redact_json({"a": ("dana@example.com", 1)}).value == {"a": ["<EMAIL_ADDRESS>", 1]}
+    with pytest.raises(TypeError) as bytes_error:
+        r.redact_json({"a": b"dana@example.com"})
+    assert str(bytes_error.value) == (
+        "redact_json: $.a is a bytes, which JSON cannot hold; "
+        "pass parsed JSON (dict, list, str, int, float, bool, None)")
+    with pytest.raises(TypeError, match=r"^redact_json: \$\.a\[1\] is a set, ") as set_error:
+        r.redact_json({"a": [1, {"dana@example.com"}]})
+    assert "dana" not in str(set_error.value)

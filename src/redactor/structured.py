@@ -130,6 +130,12 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
 
     Returns a new structure (the input is not modified) and counts of findings by type.
     One call is one operator context (pseudonym numbers are shared across the payload).
+    Tuples are taken as JSON arrays and come back as lists. Object keys are kept as they are
+    (they name fields; values are what is scanned).
+
+    Raises:
+        TypeError: a value JSON cannot hold (bytes, a set, any other object), naming its path
+            and type; nothing is returned, so no unscanned value can slip through.
     """
     policy = redactor.policy.json_rules
     ctx = ctx or OperationContext()
@@ -149,12 +155,15 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
                 copy[k] = None
                 stack.append((v, copy, k, path + (k,)))
             continue
-        if isinstance(node, list):
+        if isinstance(node, (list, tuple)):
             items: list[Any] = [None] * len(node)
             parent[key] = items
             for i, v in enumerate(node):
                 stack.append((v, items, i, path + (i,)))
             continue
+        if not isinstance(node, _JSON_SCALARS):
+            raise TypeError(f"redact_json: {_path_text(path)} is a {type(node).__name__}, which JSON "
+                            "cannot hold; pass parsed JSON (dict, list, str, int, float, bool, None)")
         parent[key] = node
         is_number = policy.scan_numbers and _is_pii_number(node)
         if not (isinstance(node, str) or is_number):
@@ -183,6 +192,13 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
     if number_slots:
         _redact_numbers(redactor, number_slots, ctx, counts)
     return JsonRedactionResult(root[0], counts)
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _path_text(path: PathKey) -> str:
+    return "$" + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path)
 
 
 def _add_counts(counts: dict[str, int], findings: Any) -> None:

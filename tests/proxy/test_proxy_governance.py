@@ -212,7 +212,14 @@ async def test_reveal_allowed_and_each_denial_rule(make_proxy, gov, clock):
     assert (status, body["error"]) == (400, "ticket_id: 1 to 64 letters, digits, '.', '_' or '-'")
     resp = await client.post("/_redactor/reveal", headers=AGENT, data=b"[" * 20_000)
     assert (resp.status, (await resp.json())["error"]) == (400, "the request body exceeds 16384 bytes")
+    # a raw value where the token belongs: refused before anything is recorded
+    status, body = await reveal(client, "maria.gonzalez@example.com")
+    assert (status, body["error"]) == (
+        400, "token: a vault token as shown in the ticket, e.g. <EMAIL_ADDRESS_7K3P9Q>")
     await close(client)
+    from redactor.audit import export
+    assert b"maria.gonzalez" not in b"".join(x.encode() if isinstance(x, str) else x
+                                             for x in export(gov["audit_store"]))
 
     url = gov["audit_store"]
     assert [(r["actor"], r["role"], r["detail"]["entity_type"], r["detail"]["reason"])

@@ -11,7 +11,8 @@ Answers (all JSON, ``Cache-Control: no-store``):
 * 403 ``{"error", "rule", "request_id"}``: the first rule that denied it
   (``reason_required``, ``role_may_reveal``, ``token_in_ticket``, ``viewed_recently``,
   ``assigned_to_agent``, ``ticket_open``, ``anomaly_blocked``); the denial is recorded;
-* 400 a malformed request; 401 no agent identity; 404 the policy issues no vault tokens;
+* 400 a malformed request (not recorded: a ``token`` that is not token-shaped may be the
+  raw value itself); 401 no agent identity; 404 the policy issues no vault tokens;
 * 503 the audit trail or the vault is unavailable: nothing is revealed (fail closed).
 
 The reason goes into the audit record *redacted* by the policy (run like a text body, in
@@ -31,6 +32,7 @@ import orjson
 from aiohttp import web
 
 from ..governance import RevealRequest
+from ..vault.tokens import TOKEN_RE
 from .codecs import BodyKind
 from .context import RequestContext
 from .keys import CONTEXT, GOVERNANCE, RUNNER
@@ -81,6 +83,9 @@ async def _parse(request: web.Request) -> RevealRequest | str:
         return f"missing or not a string: {', '.join(missing)}"
     if not _TICKET_ID.match(ticket or ""):
         return "ticket_id: 1 to 64 letters, digits, '.', '_' or '-'"
+    if TOKEN_RE.fullmatch((token or "").strip()) is None:
+        # Not recorded: whatever was sent instead of a token may be the raw value itself.
+        return "token: a vault token as shown in the ticket, e.g. <EMAIL_ADDRESS_7K3P9Q>"
     ctx = request[CONTEXT]
     gov = request.app[GOVERNANCE]
     assert token is not None and ticket is not None and reason is not None and ctx.agent_id
