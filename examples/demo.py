@@ -23,7 +23,7 @@ def load(relative: str) -> object:
 
 
 def main() -> int:
-    redactor = Redactor()  # the built-in default policy, spaCy en_core_web_sm
+    redactor = Redactor()  # the built-in default policy, the bundled redactor_ner_sm NER model
     payloads = {
         "Freshdesk ticket 1 with its conversation": {
             "ticket": load("freshdesk/v2/ticket_1.json"),

@@ -91,7 +91,8 @@ def test_freshdesk_ticket_fixture(redactor: Redactor) -> None:
     assert out.value["cc_emails"] == ["<EMAIL_ADDRESS>"]
     assert out.value["created_at"] == "2016-05-18T04:36:04Z"  # timestamps are not phone numbers
     assert out.value["requester_id"] == 6012691534
-    assert out.counts == {"EMAIL_ADDRESS": 3, "URL": 1}  # the attachment URL, kept
+    assert out.value["requester"]["name"] == "<PERSON>"  # "Dummyname": a name field, whatever NER says
+    assert out.counts == {"EMAIL_ADDRESS": 3, "PERSON": 1, "URL": 1}  # the attachment URL, kept
 
 
 def test_tuples_are_arrays_and_values_json_cannot_hold_raise():

@@ -167,7 +167,7 @@ async def test_cli_refuses_to_start_without_the_vault_key(tmp_path, monkeypatch,
 
 # -- reveal -----------------------------------------------------------------------------------
 
-async def test_reveal_allowed_and_each_denial_rule(make_proxy, gov, clock):
+async def test_reveal_allowed_and_each_denial_rule(make_proxy, gov, clock, caplog):
     policy = governed_policy(anomaly={"block": []})  # closed tickets may be opened here
     client = await make_proxy(policy=policy, plugins=[governance_plugin(clock=clock)], **gov)
     t = await ticket(client)
@@ -217,6 +217,10 @@ async def test_reveal_allowed_and_each_denial_rule(make_proxy, gov, clock):
     assert (status, body["error"]) == (
         400, "token: a vault token as shown in the ticket, e.g. <EMAIL_ADDRESS_7K3P9Q>")
     await close(client)
+    reveal_lines = [r.fields for r in caplog.records  # type: ignore[attr-defined]
+                    if r.name == "redactor.proxy.access" and r.fields["route"] == "/_redactor/reveal"]
+    assert [f["status"] for f in reveal_lines][:2] == [200, 200]  # reveals get access-log lines
+    assert not any("maria" in str(f) for f in reveal_lines)
     from redactor.audit import export
     assert b"maria.gonzalez" not in b"".join(x.encode() if isinstance(x, str) else x
                                              for x in export(gov["audit_store"]))

@@ -149,10 +149,15 @@ async def test_cli_starts_and_redacts(upstream, unused_tcp_port, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("REDACTOR_")}
     env["REDACTOR_UPSTREAM"] = str(upstream.make_url("/")).rstrip("/")
     env["REDACTOR_TRUSTED_PEERS"] = "127.0.0.1, ::1"  # this test is the auth gateway
+    from redactor.audit import generate_keys
+    keys = tmp_path / "keys"
+    generate_keys(keys)
     proc = await asyncio.create_subprocess_exec(
         *_proxy_command("--listen", f"127.0.0.1:{unused_tcp_port}", "--policy",
                         str(tmp_path / "policy.yaml"), "--workers", "1",
-                        "--audit-store", f"sqlite://{tmp_path}/audit.db"),
+                        "--audit-store", f"sqlite://{tmp_path}/audit.db",
+                        "--audit-witness", str(tmp_path / "witness.jsonl"),
+                        "--audit-signing-key-file", str(keys / "audit-signing.pem")),
         env=env, stderr=asyncio.subprocess.PIPE)
     try:
         assert proc.stderr is not None
@@ -180,6 +185,15 @@ async def test_cli_starts_and_redacts(upstream, unused_tcp_port, tmp_path):
             ("start", None), ("policy_load", None), ("view", "a1"), ("stop", None)]
         assert audit[2]["resource"] == {"method": "GET", "path": "/api/v2/tickets/{id}",
                                         "ticket_id": "1001"}
+        # stopped: the WAL is folded into the file, and the witness holds the last checkpoint
+        wal = tmp_path / "audit.db-wal"
+        assert not wal.exists() or wal.stat().st_size == 0
+        from redactor.audit import load_public_key, read_witness, verify
+        witnessed = read_witness(tmp_path / "witness.jsonl")
+        assert witnessed and witnessed[-1].sequence == 4
+        report = verify(f"sqlite://{tmp_path}/audit.db", witness=tmp_path / "witness.jsonl",
+                        public_key=load_public_key(keys / "audit-signing.pub.pem"))
+        assert (report.records, report.witness_checkpoints > 0) == (4, True)
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -75,7 +75,8 @@ async def request_context_and_access_log(request: web.Request, handler: Handler)
     finally:
         ctx.status = status
         _record(request.app[METRICS], ctx)
-        if not request.path.startswith(RESERVED_PREFIX) and access_log.isEnabledFor(logging.INFO):
+        logged = not request.path.startswith(RESERVED_PREFIX) or request.path in _IDENTIFIED_RESERVED
+        if logged and access_log.isEnabledFor(logging.INFO):  # reveals too; not health checks
             access_log.info("request", extra={"fields": ctx.log_fields()})
 
 

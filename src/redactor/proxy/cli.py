@@ -3,7 +3,8 @@
     redactor proxy --upstream URL [--listen HOST:PORT] [--policy FILE] [--workers N]
                    [--config FILE] [--max-body-bytes N] [--trusted-peers CIDR,...]
                    [--audit-store URL] [--audit-hmac-key-file F] [--audit-signing-key-file F]
-                   [--checkpoint-every N] [--checkpoint-interval-s T] [--audit-spool F]
+                   [--audit-witness F] [--checkpoint-every N] [--checkpoint-interval-s T]
+                   [--audit-spool F]
                    [--vault-store URL] [--vault-key-file F] [--vault-key-env NAME]
                    [--tenant NAME] [--no-audit]
 
@@ -54,6 +55,9 @@ def register(subparsers: Any) -> None:
                    help="HMAC-SHA256 key sealing each record (redactor audit keygen)")
     g.add_argument("--audit-signing-key-file", dest="audit_signing_key_file",
                    help="Ed25519 private key (PEM) signing checkpoints")
+    g.add_argument("--audit-witness", dest="audit_witness_file",
+                   help="file that also receives every signed checkpoint (keep it off the "
+                        "store's disk; redactor audit verify --witness F)")
     g.add_argument("--checkpoint-every", type=int, dest="audit_checkpoint_every",
                    help="sign a checkpoint at least every N records (default 1000)")
     g.add_argument("--checkpoint-interval-s", type=float, dest="audit_checkpoint_interval_s",
@@ -79,7 +83,8 @@ def _command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     overrides = {k: getattr(args, k) for k in (
         "upstream", "listen", "policy", "workers", "max_body_bytes", "log_level", "audit_store",
-        "audit_spool", "audit_hmac_key_file", "audit_signing_key_file", "audit_checkpoint_every",
+        "audit_spool", "audit_hmac_key_file", "audit_signing_key_file", "audit_witness_file",
+        "audit_checkpoint_every",
         "audit_checkpoint_interval_s", "vault_store", "vault_key_file", "vault_key_env", "tenant")}
     if args.trusted_peers is not None:
         overrides["identity"] = {"trusted_peers": [p.strip() for p in args.trusted_peers.split(",")

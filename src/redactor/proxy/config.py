@@ -136,6 +136,9 @@ class ProxyConfig(_Model):
     audit_spool: str | None = None  # default: the SQLite file + ".spool", else ./redactor-audit.spool
     audit_hmac_key_file: str | None = None
     audit_signing_key_file: str | None = None
+    # every signed checkpoint is also appended here (JSON Lines): keep it outside the store's
+    # reach (another disk, a log shipper) so deleting the newest records is caught too
+    audit_witness_file: str | None = None
     audit_checkpoint_every: int = Field(1000, ge=1)  # records between signed checkpoints
     audit_checkpoint_interval_s: float = Field(60.0, gt=0)  # seconds between checkpoints
     vault_store: str | None = None  # default: ./redactor-vault.db (when the policy uses tokens)

@@ -64,6 +64,9 @@ def _template(path: str) -> str:
     return "/".join(s and _safe_segment(s) for s in path.split("/"))
 
 
+_OWN_ENDPOINTS = frozenset({"/_redactor/reveal"})
+
+
 def path_template(path: str) -> str:
     """A loggable form of ``path``: only plain lower-case API words are kept.
 
@@ -111,6 +114,8 @@ class RequestContext:
 
     @property
     def route(self) -> str:
+        if self.path in _OWN_ENDPOINTS:  # the proxy's own, fixed paths: nothing to hide
+            return self.path
         return path_template(self.path)
 
     def add_counts(self, counts: dict[str, int]) -> None:

@@ -162,6 +162,7 @@ class Governance:
                                 checkpoint_every=c.audit_checkpoint_every,
                                 checkpoint_interval_s=c.audit_checkpoint_interval_s,
                                 spool_path=_spool_path(c), clock=self.clock,
+                                witness_path=c.audit_witness_file,
                                 retry_s=self._options.retry_s, scrub=_already_redacted)
         if self.vault_spec is not None:
             try:
