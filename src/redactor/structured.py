@@ -161,7 +161,7 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
             for i, v in enumerate(node):
                 stack.append((v, items, i, path + (i,)))
             continue
-        if not isinstance(node, _JSON_SCALARS):
+        if not _is_json_scalar(node):
             raise TypeError(f"redact_json: {_path_text(path)} is a {type(node).__name__}, which JSON "
                             "cannot hold; pass parsed JSON (dict, list, str, int, float, bool, None)")
         parent[key] = node
@@ -195,6 +195,10 @@ def redact_json(redactor: Redactor, rules: JsonRules, value: Any, *,
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_json_scalar(node: Any) -> bool:
+    return isinstance(node, _JSON_SCALARS)
 
 
 def _path_text(path: PathKey) -> str:
