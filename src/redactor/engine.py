@@ -73,7 +73,8 @@ class Redactor:
 
     Args:
         policy: a :class:`Policy`, a mapping, a YAML path or a built-in name
-            (``"default"``, ``"patterns_only"``); ``None`` means ``"default"``.
+            (``"default"``, ``"patterns_only"``, ``"patterns_fast"``); ``None`` means
+            ``"default"``.
         model: spaCy pipeline to use instead of the policy's ``model``
             (``None`` turns NER off: patterns only).
         extra_recognizers: more recognizers: redactor's own, or Presidio
