@@ -9,6 +9,7 @@ string.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ _REMOVE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u206
 # Dashes and minus signs (Unicode category Pd plus U+2212) that stand in for '-'.
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b")
 _SPECIAL = tuple(_REMOVE | _DASHES)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +66,21 @@ def normalize(text: str) -> NormalizedText:
     pieces: list[str] = []
     source: list[int] = []
     changed = False
-    for i, ch in enumerate(text):
-        folded = ch if ch.isascii() else _fold(ch)
-        if folded != ch:
-            changed = True
-        pieces.append(folded)
-        source.extend([i] * len(folded))
+    pos = 0
+    # ASCII stretches are copied whole (C-level); only non-ASCII characters are folded.
+    for m in _NON_ASCII.finditer(text):
+        pieces.append(text[pos:m.start()])
+        source.extend(range(pos, m.start()))
+        for i in range(m.start(), m.end()):
+            ch = text[i]
+            folded = _fold(ch)
+            if folded != ch:
+                changed = True
+            pieces.append(folded)
+            source.extend([i] * len(folded))
+        pos = m.end()
+    pieces.append(text[pos:])
+    source.extend(range(pos, len(text)))
     if not changed:
         return NormalizedText(text, None, len(text))
     return NormalizedText("".join(pieces), tuple(source), len(text))

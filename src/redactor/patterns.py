@@ -12,6 +12,8 @@ Declared in packs as ``kind: pattern`` (the default)::
       requires_context: false    # true: drop candidates with no context word nearby
       requires_any: "-"          # skip the pattern unless one of these characters occurs
       requires_words: [ssn]      # ... or unless one of these occurs in the lower-cased text
+      within_words: false        # true: scan only whitespace-free runs holding a requires_any
+                                 # character (every match must be such a run's substring)
 
 Both prefilters are plain substring tests (``str.__contains__``, no regex), so a recognizer
 whose anchor is absent costs about a microsecond. They must be *necessary* conditions of a
@@ -62,6 +64,7 @@ class PatternRecognizerSpec(BaseModel):
     requires_context: bool = False
     requires_any: str | None = None
     requires_words: list[str] = []
+    within_words: bool = False
     min_digits: int = Field(0, ge=0)
     flags: list[Literal["IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE"]] = []
     description: str | None = None
@@ -96,6 +99,10 @@ class PatternRecognizer:
                                   source=source, recognizer=spec.name)
         self._requires_any = spec.requires_any
         self._requires_words = tuple(w.lower() for w in spec.requires_words)
+        if spec.within_words and not spec.requires_any:
+            raise RecognizerError("within_words needs requires_any (the characters whose "
+                                  "whitespace-free runs are scanned)", source=source, recognizer=spec.name)
+        self._within_words = spec.within_words
         self._min_digits = spec.min_digits
 
     def _compile(self, p: PatternSpec, flags: int, source: str) -> _Compiled:
@@ -117,13 +124,15 @@ class PatternRecognizer:
         if self._requires_context and not self._context.anywhere(scan.lower):  # type: ignore[union-attr]
             return []
         found: list[Finding] = []
+        spans = _runs(text, self._requires_any) if self._within_words else [(0, len(text))]  # type: ignore[arg-type]
         for p in self._patterns:
             timeout = scan.deadline.remaining(self.name)
             try:
-                for m in p.pattern.finditer(text, timeout=timeout, overlapped=False):
-                    f = self._candidate(text, m, p)
-                    if f is not None:
-                        found.append(f)
+                for lo, hi in spans:
+                    for m in p.pattern.finditer(text, lo, hi, timeout=timeout, overlapped=False):
+                        f = self._candidate(text, m, p)
+                        if f is not None:
+                            found.append(f)
             except TimeoutError:
                 raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
         return found
@@ -145,6 +154,35 @@ class PatternRecognizer:
             elif self._requires_context:
                 return None
         return Finding(self.entity_type, start, end, score, self.name, validated, why)
+
+
+_RUN_END = regex.compile(r"\S*")
+_RUN_START = regex.compile(r"\S*", regex.REVERSE)
+
+
+def _runs(text: str, anchors: str) -> list[tuple[int, int]]:
+    """The maximal whitespace-free runs of ``text`` holding one of ``anchors``, in order.
+
+    With ``within_words`` a match holds no whitespace and one anchor, so it lies inside one
+    such run: scanning only the runs finds the same matches as scanning the whole text
+    (lookarounds at a run's edge see whitespace or the text's edge, alike for them).
+    """
+    hits = sorted(i for a in anchors for i in _positions(text, a))
+    runs: list[tuple[int, int]] = []
+    for i in hits:
+        if runs and i < runs[-1][1]:
+            continue
+        back, ahead = _RUN_START.match(text, 0, i), _RUN_END.match(text, i)  # \S* always matches
+        runs.append((back.start() if back else i, ahead.end() if ahead else i + 1))
+    return runs
+
+
+def _positions(text: str, char: str) -> list[int]:
+    out, i = [], text.find(char)
+    while i >= 0:
+        out.append(i)
+        i = text.find(char, i + 1)
+    return out
 
 
 def _resolve_validator(spec: PatternRecognizerSpec, source: str) -> Validator:

@@ -111,6 +111,9 @@ class PhoneRecognizer:
         except TimeoutError:
             raise DetectionTimeout(self.name, scan.deadline.limit_s or 0.0) from None
         for m in matches:
+            # Fewer digits than any number has: no piece of the run can rank (see _rank).
+            if len(_DIGIT.findall(text, m.start(), m.end())) < self._min_digits:
+                continue
             for start, end, verdict in self._decompose(text, m.start(), m.end()):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
                 context = self._context is not None and self._context.seen(text, start, end)
@@ -129,17 +132,24 @@ class PhoneRecognizer:
         """
         pieces = [m.span() for m in _PIECE.finditer(text, start, end)]
         ranks: dict[tuple[int, int], int | None] = {}
+        # Only a span written with +/00 can rank _INTERNATIONAL, and such a span never ranks
+        # _HOME or _FOREIGN (see _check): spans that cannot reach the rank a pass wants are not
+        # parsed in that pass, so a span inside a number found earlier is often never parsed.
+        plus = [text.startswith(("+", "00"), s) for s, _ in pieces]
 
         def rank(i: int, j: int) -> int | None:
             if (i, j) not in ranks:
                 ranks[(i, j)] = self._rank(text, pieces[i][0], pieces[j - 1][1])
             return ranks[(i, j)]
 
+        def can(i: int, wanted: int) -> bool:
+            return wanted == _POSSIBLE or plus[i] == (wanted == _INTERNATIONAL)
+
         def greedy(lo: int, hi: int, wanted: int) -> list[tuple[int, int]]:
             taken, i = [], lo
             while i < hi:
-                j = next((j for j in range(min(hi, i + _MAX_PIECES), i, -1)
-                          if rank(i, j) == wanted), None)
+                j = None if not can(i, wanted) else next(
+                    (j for j in range(min(hi, i + _MAX_PIECES), i, -1) if rank(i, j) == wanted), None)
                 if j is None:
                     i += 1
                 else:
@@ -173,16 +183,23 @@ class PhoneRecognizer:
         """How strongly ``candidate`` is a phone number (see the _INTERNATIONAL.. ranks)."""
         if candidate.startswith(("+", "00")):
             raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
-            return _INTERNATIONAL if _valid(raw, None) else (_POSSIBLE if _possible(raw, None) else None)
+            return _verdict(_parse(raw, None), _INTERNATIONAL)
         # Only regions whose numbering plan can hold these digits are parsed (parsing is
-        # the costly part: ~70 us per region).
+        # the costly part: ~70 us per region), and each of them at most once.
         plausible = _plausible_regions(candidate, self._regions)
-        if any(_valid(candidate, r) for r in self._home if r in plausible):
+        parsed: dict[str, Any] = {}
+
+        def number(region: str) -> Any:
+            if region not in parsed:
+                parsed[region] = _parse(candidate, region)
+            return parsed[region]
+
+        if any(_is_valid(number(r)) for r in self._home if r in plausible):
             return _HOME
         # A bare run of digits is more often an id or a timestamp than a foreign number.
-        if not candidate.isdigit() and any(_valid(candidate, r) for r in plausible):
+        if not candidate.isdigit() and any(_is_valid(number(r)) for r in plausible):
             return _FOREIGN
-        return _POSSIBLE if any(_possible(candidate, r) for r in plausible) else None
+        return _POSSIBLE if any(_is_possible(number(r)) for r in plausible) else None
 
 
 def _phone_shaped(candidate: str) -> bool:
@@ -245,14 +262,18 @@ def _parse(candidate: str, region: str | None) -> Any:
         return None
 
 
-def _valid(candidate: str, region: str | None) -> bool:
-    number = _parse(candidate, region)
+def _is_valid(number: Any) -> bool:
     return number is not None and bool(phonenumbers.is_valid_number(number))
 
 
-def _possible(candidate: str, region: str | None) -> bool:
-    number = _parse(candidate, region)
+def _is_possible(number: Any) -> bool:
     return number is not None and bool(phonenumbers.is_possible_number(number))
+
+
+def _verdict(number: Any, valid_rank: int) -> int | None:
+    if _is_valid(number):
+        return valid_rank
+    return _POSSIBLE if _is_possible(number) else None
 
 
 @KINDS.register("phone")

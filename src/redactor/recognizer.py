@@ -66,7 +66,7 @@ class ScanText:
             if text.isascii():  # ten C-level counts instead of a Python loop per character
                 self._digits = sum(map(text.count, "0123456789"))
             else:
-                self._digits = sum(c.isdigit() for c in text)
+                self._digits = sum(map(str.isdigit, text))
         return self._digits
 
 
@@ -92,6 +92,7 @@ class Context:
     before: int = 5
     after: int = 2
     _pattern: Any = None
+    _lowered: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, words: Sequence[str], before: int = 5, after: int = 2) -> Context | None:
@@ -99,10 +100,13 @@ class Context:
             return None
         alternatives = "|".join(regex.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
         pattern = regex.compile(rf"(?<!\w)(?:{alternatives})")
-        return cls(tuple(words), before, after, pattern)
+        return cls(tuple(words), before, after, pattern, tuple(w.lower() for w in words))
 
     def anywhere(self, lowered_text: str) -> bool:
         """True when a context word occurs anywhere in the (lower-cased) text: a prefilter."""
+        # Substring tests first (C-level, no regex scan): a word-start match needs the word.
+        if not any(w in lowered_text for w in self._lowered):
+            return False
         return self._pattern.search(lowered_text) is not None
 
     def seen(self, text: str, start: int, end: int) -> bool:
