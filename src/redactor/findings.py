@@ -7,6 +7,7 @@ Offsets are Python ``str`` indices (code points) into the caller's original text
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Iterable
 
@@ -93,13 +94,13 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
     candidates = [m for group in by_type.values() for m in _merge_same_type(group)]
     candidates.sort(key=_priority, reverse=True)
 
-    accepted: list[Finding] = []
+    accepted = _Disjoint()
     pending = candidates
     while pending:
         f = pending.pop(0)
-        clash = next((a for a in accepted if a.overlaps(f)), None)
+        clash = accepted.first_overlap(f)
         if clash is None:
-            accepted.append(f)
+            accepted.add(f)
             continue
         if clash.validated and f.validated:
             continue  # two validated values cannot share characters: the weaker one is wrong
@@ -108,8 +109,38 @@ def resolve_overlaps(findings: Iterable[Finding], text: str | None = None) -> li
             if kept is not None:
                 pending.append(kept)
         pending.sort(key=_priority, reverse=True)
-    accepted.sort(key=lambda f: f.start)
-    return accepted
+    return accepted.in_order()
+
+
+class _Disjoint:
+    """Accepted findings (pairwise disjoint), kept sorted by start for bisection.
+
+    :meth:`first_overlap` returns the earliest *added* finding that overlaps, as a scan of
+    the list in insertion order would, in O(log n + overlaps) instead of O(n).
+    """
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._items: list[tuple[int, Finding]] = []  # (insertion number, finding), by start
+
+    def first_overlap(self, f: Finding) -> Finding | None:
+        # Disjoint spans sorted by start have sorted ends too: the ones overlapping f are
+        # the run just before the first start at or after f.end whose end exceeds f.start.
+        i = bisect_left(self._starts, f.end) - 1
+        best: tuple[int, Finding] | None = None
+        while i >= 0 and self._items[i][1].end > f.start:
+            if best is None or self._items[i][0] < best[0]:
+                best = self._items[i]
+            i -= 1
+        return None if best is None else best[1]
+
+    def add(self, f: Finding) -> None:
+        i = bisect_left(self._starts, f.start)
+        self._starts.insert(i, f.start)
+        self._items.insert(i, (len(self._items), f))
+
+    def in_order(self) -> list[Finding]:
+        return [f for _, f in self._items]
 
 
 def _strip(f: Finding, text: str) -> Finding | None:

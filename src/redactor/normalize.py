@@ -9,9 +9,11 @@ string.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
 
 __all__ = ["NormalizedText", "normalize"]
 
@@ -21,7 +23,7 @@ _REMOVE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u206
 # Dashes and minus signs (Unicode category Pd plus U+2212) that stand in for '-'.
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b")
 _SPECIAL = tuple(_REMOVE | _DASHES)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class NormalizedText:
         return self.source[start], self.source[end - 1] + 1
 
 
+@lru_cache(maxsize=4096)  # a table of single characters, filled as they are met
 def _fold(ch: str) -> str:
     if ch in _REMOVE:
         return ""
@@ -63,24 +66,24 @@ def normalize(text: str) -> NormalizedText:
     # C-level scans instead of a Python loop per character.
     if unicodedata.is_normalized("NFKC", text) and not any(c in text for c in _SPECIAL):
         return NormalizedText(text, None, len(text))
-    pieces: list[str] = []
-    source: list[int] = []
-    changed = False
-    pos = 0
-    # ASCII stretches are copied whole (C-level); only non-ASCII characters are folded.
-    for m in _NON_ASCII.finditer(text):
-        pieces.append(text[pos:m.start()])
-        source.extend(range(pos, m.start()))
-        for i in range(m.start(), m.end()):
-            ch = text[i]
-            folded = _fold(ch)
-            if folded != ch:
-                changed = True
-            pieces.append(folded)
-            source.extend([i] * len(folded))
-        pos = m.end()
-    pieces.append(text[pos:])
-    source.extend(range(pos, len(text)))
+    # Only non-ASCII characters can change; ASCII stretches are copied whole (C-level).
+    folds = [(i, _fold(text[i])) for m in _NON_ASCII.finditer(text) for i in range(m.start(), m.end())]
+    changed = [(i, f) for i, f in folds if f != text[i]]
     if not changed:
         return NormalizedText(text, None, len(text))
-    return NormalizedText("".join(pieces), tuple(source), len(text))
+    pieces: list[str] = []
+    pos = 0
+    for i, f in changed:
+        pieces.append(text[pos:i])
+        pieces.append(f)
+        pos = i + 1
+    pieces.append(text[pos:])
+    folded = "".join(pieces)
+    source: list[int] = []
+    pos = 0
+    for i, f in changed:
+        source.extend(range(pos, i))
+        source.extend([i] * len(f))
+        pos = i + 1
+    source.extend(range(pos, len(text)))
+    return NormalizedText(folded, tuple(source), len(text))

@@ -6,14 +6,14 @@ Declared in packs as ``kind: pattern`` (the default)::
       entity_type: US_SSN
       patterns:
         - {name: ssn_dashed, regex: '(?<!\\d)\\d{3}-\\d{2}-\\d{4}(?!\\d)', score: 0.5}
+      # a pattern's ``within: "@"`` scans only the whitespace-free runs holding an "@"
+      # (every match must hold one and no whitespace): a long text is not scanned whole
       validator: us_ssn          # drop candidates that fail area/group/serial rules
       valid_score: 0.85          # score of a candidate the validator accepts
       context: [ssn, social security]
       requires_context: false    # true: drop candidates with no context word nearby
       requires_any: "-"          # skip the pattern unless one of these characters occurs
       requires_words: [ssn]      # ... or unless one of these occurs in the lower-cased text
-      within_words: false        # true: scan only whitespace-free runs holding a requires_any
-                                 # character (every match must be such a run's substring)
 
 Both prefilters are plain substring tests (``str.__contains__``, no regex), so a recognizer
 whose anchor is absent costs about a microsecond. They must be *necessary* conditions of a
@@ -48,6 +48,9 @@ class PatternSpec(BaseModel):
     name: str
     regex: str
     score: float = Field(ge=0.0, le=1.0)
+    # Scan only the whitespace-free runs of the text holding one of these characters: valid
+    # when every match holds one of them and no whitespace (e-mail addresses, IPv6).
+    within: str | None = Field(None, min_length=1)
 
 
 class PatternRecognizerSpec(BaseModel):
@@ -64,7 +67,6 @@ class PatternRecognizerSpec(BaseModel):
     requires_context: bool = False
     requires_any: str | None = None
     requires_words: list[str] = []
-    within_words: bool = False
     min_digits: int = Field(0, ge=0)
     flags: list[Literal["IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE"]] = []
     description: str | None = None
@@ -76,6 +78,7 @@ class _Compiled:
     pattern: Any
     score: float
     has_value_group: bool
+    within: str | None
 
 
 class PatternRecognizer:
@@ -99,10 +102,6 @@ class PatternRecognizer:
                                   source=source, recognizer=spec.name)
         self._requires_any = spec.requires_any
         self._requires_words = tuple(w.lower() for w in spec.requires_words)
-        if spec.within_words and not spec.requires_any:
-            raise RecognizerError("within_words needs requires_any (the characters whose "
-                                  "whitespace-free runs are scanned)", source=source, recognizer=spec.name)
-        self._within_words = spec.within_words
         self._min_digits = spec.min_digits
 
     def _compile(self, p: PatternSpec, flags: int, source: str) -> _Compiled:
@@ -111,7 +110,7 @@ class PatternRecognizer:
         except regex.error as exc:
             raise RecognizerError(f"pattern '{p.name}' does not compile: {exc}",
                                   source=source, recognizer=self.name) from None
-        return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex)
+        return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex, p.within)
 
     def find(self, scan: ScanText) -> list[Finding]:
         text = scan.text
@@ -124,11 +123,11 @@ class PatternRecognizer:
         if self._requires_context and not self._context.anywhere(scan.lower):  # type: ignore[union-attr]
             return []
         found: list[Finding] = []
-        spans = _runs(text, self._requires_any) if self._within_words else [(0, len(text))]  # type: ignore[arg-type]
+        whole = [(0, len(text))]
         for p in self._patterns:
             timeout = scan.deadline.remaining(self.name)
             try:
-                for lo, hi in spans:
+                for lo, hi in (whole if p.within is None else _runs(text, p.within)):
                     for m in p.pattern.finditer(text, lo, hi, timeout=timeout, overlapped=False):
                         f = self._candidate(text, m, p)
                         if f is not None:
@@ -163,7 +162,7 @@ _RUN_START = regex.compile(r"\S*", regex.REVERSE)
 def _runs(text: str, anchors: str) -> list[tuple[int, int]]:
     """The maximal whitespace-free runs of ``text`` holding one of ``anchors``, in order.
 
-    With ``within_words`` a match holds no whitespace and one anchor, so it lies inside one
+    For a pattern with ``within`` a match holds no whitespace and one anchor, so it lies in one
     such run: scanning only the runs finds the same matches as scanning the whole text
     (lookarounds at a run's edge see whitespace or the text's edge, alike for them).
     """

@@ -238,21 +238,30 @@ def _plausible_regions(candidate: str, regions: tuple[str, ...]) -> list[str]:
     if _EXTENSION.search(candidate):
         return list(regions)
     digits = "".join(_DIGIT.findall(candidate))
+    n = len(digits)
     fits = []
-    for region in regions:
-        lengths, pattern, prefix = _plan(region)
+    for region, lengths, shortest, pattern, prefix in _plans(regions):
         if pattern is None:
             fits.append(region)
             continue
-        if len(digits) in lengths and pattern.fullmatch(digits) is not None:
+        if n in lengths and pattern.fullmatch(digits) is not None:
             fits.append(region)
             continue
-        m = prefix.match(digits) if prefix is not None else None
+        if prefix is None or n <= shortest:  # a trunk prefix of 1+ digits leaves too few
+            continue
+        m = prefix.match(digits)
         if m is not None and m.end() > 0:
             rest = digits[m.end():]
             if len(rest) in lengths and pattern.fullmatch(rest) is not None:
                 fits.append(region)
     return fits
+
+
+@lru_cache(maxsize=None)
+def _plans(regions: tuple[str, ...]) -> tuple[tuple[str, frozenset[int], int, Any, Any], ...]:
+    """``_plan`` of each region with its shortest possible length, looked up once."""
+    return tuple((r, lengths, min(lengths, default=0), pattern, prefix)
+                 for r in regions for lengths, pattern, prefix in [_plan(r)])
 
 
 def _parse(candidate: str, region: str | None) -> Any:

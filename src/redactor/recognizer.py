@@ -24,6 +24,7 @@ CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 
 _WORD = regex.compile(r"\w+")
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
 
 
 class Deadline:
@@ -63,10 +64,11 @@ class ScanText:
         """Number of characters for which ``str.isdigit()`` is true."""
         if self._digits is None:
             text = self.text
-            if text.isascii():  # ten C-level counts instead of a Python loop per character
-                self._digits = sum(map(text.count, "0123456789"))
-            else:
-                self._digits = sum(map(str.isdigit, text))
+            # ten C-level counts instead of a Python loop per character; only the non-ASCII
+            # characters (few, in practice) are tested one by one.
+            self._digits = sum(map(text.count, "0123456789"))
+            if not text.isascii():
+                self._digits += sum(map(str.isdigit, "".join(_NON_ASCII.findall(text))))
         return self._digits
 
 
