@@ -59,3 +59,14 @@ def test_overlap_goes_to_the_first_accepted_clash() -> None:
     second = Finding("PERSON", 22, 30, 0.95, "ner", False)
     late = Finding("PHONE_NUMBER", 15, 25, 0.9, "phone", True)
     assert resolve_overlaps([second, late, first]) == [first, second]
+
+
+def test_anchor_starts_the_scan_at_the_first_anchor_and_skips_texts_without_one() -> None:
+    lower = r"(?<![A-Za-z0-9])[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?![A-Za-z0-9])"
+    spec = PatternRecognizerSpec(name="iban", entity_type="IBAN_CODE", patterns=[
+        {"name": "low", "regex": lower, "score": 0.3,
+         "anchor": r"\d\d(?<=(?<![A-Za-z0-9])[a-z]{2}\d\d)", "anchor_lead": 2}])
+    rec = PatternRecognizer(spec)
+    text = "ref xgb12 then gb82 west 1234 5698 and de89 3704 0044 0532"
+    assert [(f.start, f.end) for f in rec.find(ScanText(text))] == [(15, 34), (39, 58)]
+    assert rec.find(ScanText("no check digits here: ab cd 12")) == []

@@ -51,6 +51,11 @@ class PatternSpec(BaseModel):
     # Scan only the whitespace-free runs of the text holding one of these characters: valid
     # when every match holds one of them and no whitespace (e-mail addresses, IPv6).
     within: str | None = Field(None, min_length=1)
+    # A cheap regex whose first match, moved back ``anchor_lead`` characters, is at or before
+    # the start of every match: no anchor, no scan; else the scan starts there (a rare
+    # digit-first anchor spares a scan that would try every lowercase letter).
+    anchor: str | None = Field(None, min_length=1)
+    anchor_lead: int = Field(0, ge=0)
 
 
 class PatternRecognizerSpec(BaseModel):
@@ -79,6 +84,8 @@ class _Compiled:
     score: float
     has_value_group: bool
     within: str | None
+    anchor: Any
+    anchor_lead: int
 
 
 class PatternRecognizer:
@@ -107,10 +114,12 @@ class PatternRecognizer:
     def _compile(self, p: PatternSpec, flags: int, source: str) -> _Compiled:
         try:
             compiled = regex.compile(p.regex, flags)
+            anchor = None if p.anchor is None else regex.compile(p.anchor, flags)
         except regex.error as exc:
             raise RecognizerError(f"pattern '{p.name}' does not compile: {exc}",
                                   source=source, recognizer=self.name) from None
-        return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex, p.within)
+        return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex, p.within,
+                         anchor, p.anchor_lead)
 
     def find(self, scan: ScanText) -> list[Finding]:
         text = scan.text
@@ -123,11 +132,14 @@ class PatternRecognizer:
         if self._requires_context and not self._context.anywhere(scan.lower):  # type: ignore[union-attr]
             return []
         found: list[Finding] = []
-        whole = [(0, len(text))]
         for p in self._patterns:
             timeout = scan.deadline.remaining(self.name)
             try:
-                for lo, hi in (whole if p.within is None else _runs(text, p.within)):
+                spans = [(0, len(text))] if p.within is None else _runs(text, p.within)
+                if p.anchor is not None:
+                    hit = p.anchor.search(text, timeout=timeout)
+                    spans = [] if hit is None else [(max(0, hit.start() - p.anchor_lead), len(text))]
+                for lo, hi in spans:
                     for m in p.pattern.finditer(text, lo, hi, timeout=timeout, overlapped=False):
                         f = self._candidate(text, m, p)
                         if f is not None:

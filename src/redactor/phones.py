@@ -131,6 +131,10 @@ class PhoneRecognizer:
         longest first, and a number next to another number is still found.
         """
         pieces = [m.span() for m in _PIECE.finditer(text, start, end)]
+        if len(pieces) == 1:  # the common case: the passes below would rank it once
+            (lo, hi), = pieces
+            r = self._rank(text, lo, hi)
+            return [] if r is None else [(lo, hi, r > _POSSIBLE)]
         ranks: dict[tuple[int, int], int | None] = {}
         # Only a span written with +/00 can rank _INTERNATIONAL, and such a span never ranks
         # _HOME or _FOREIGN (see _check): spans that cannot reach the rank a pass wants are not
