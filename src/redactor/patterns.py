@@ -26,6 +26,7 @@ A named group ``value`` narrows the finding to that group (``password: (?P<value
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -114,7 +115,7 @@ class PatternRecognizer:
     def _compile(self, p: PatternSpec, flags: int, source: str) -> _Compiled:
         try:
             compiled = regex.compile(p.regex, flags)
-            anchor = None if p.anchor is None else regex.compile(p.anchor, flags)
+            anchor = None if p.anchor is None else _anchor(p.anchor, flags)
         except regex.error as exc:
             raise RecognizerError(f"pattern '{p.name}' does not compile: {exc}",
                                   source=source, recognizer=self.name) from None
@@ -136,9 +137,9 @@ class PatternRecognizer:
             timeout = scan.deadline.remaining(self.name)
             try:
                 spans = [(0, len(text))] if p.within is None else _runs(text, p.within)
-                if p.anchor is not None:
-                    hit = p.anchor.search(text, timeout=timeout)
-                    spans = [] if hit is None else [(max(0, hit.start() - p.anchor_lead), len(text))]
+                if p.anchor is not None:  # patterns with the same anchor share one search
+                    hit = scan.first(p.anchor, timeout)
+                    spans = [] if hit < 0 else [(max(0, hit - p.anchor_lead), len(text))]
                 for lo, hi in spans:
                     for m in p.pattern.finditer(text, lo, hi, timeout=timeout, overlapped=False):
                         f = self._candidate(text, m, p)
@@ -165,6 +166,12 @@ class PatternRecognizer:
             elif self._requires_context:
                 return None
         return Finding(self.entity_type, start, end, score, self.name, validated, why)
+
+
+@lru_cache(maxsize=None)
+def _anchor(source: str, flags: int) -> Any:
+    """One compiled object per anchor, so a text searches each anchor once (ScanText.first)."""
+    return regex.compile(source, flags)
 
 
 _RUN_END = regex.compile(r"\S*")

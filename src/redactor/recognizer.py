@@ -52,6 +52,18 @@ class ScanText:
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
     _digits: int | None = None
     _lower: str | None = None
+    _first: dict[Any, int] = field(default_factory=dict)
+
+    def first(self, pattern: Any, timeout: float | None) -> int:
+        """Start of ``pattern``'s first match in the text (-1: none); searched once per pattern.
+
+        Raises ``TimeoutError`` when the search runs past ``timeout`` seconds.
+        """
+        hit = self._first.get(pattern)
+        if hit is None:
+            m = pattern.search(self.text, timeout=timeout)
+            hit = self._first[pattern] = -1 if m is None else m.start()
+        return hit
 
     @property
     def lower(self) -> str:
