@@ -381,7 +381,8 @@ def _to_original(view: NormalizedText, findings: list[Finding]) -> list[Finding]
     mapped: list[Finding] = []
     for f in sorted(findings, key=lambda f: (f.start, -f.end)):
         start, end = view.to_original(f.start, f.end)
-        mapped.append(replace(f, start=start, end=end))
+        # Offsets before the first folded character map to themselves: no copy needed.
+        mapped.append(f if start == f.start and end == f.end else replace(f, start=start, end=end))
     return mapped
 
 
