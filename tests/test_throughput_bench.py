@@ -47,7 +47,7 @@ def test_quick_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFix
     assert recall == {"CREDIT_CARD": 1.0, "US_SSN": 1.0}  # the pattern types of the first 20 docs
     assert set(data["summary"]["ratios"]["short"]) == {
         "redactor/presidio", "redactor_many/presidio", "redactor_many/presidio_batch",
-        "patterns_only/scrubadub", "patterns_lean/scrubadub", "redactor_w2/redactor_many"}
+        "patterns_only/scrubadub", "patterns_fast/scrubadub", "redactor_w2/redactor_many"}
     assert data["summary"]["ratios"]["short"]["redactor/presidio"] is None  # presidio not run
     assert data["summary"]["cpu_ratios"]["short"]["redactor/presidio"] is None
     assert data["summary"]["f2"]["redactor"]["source"] == "computed here (20 docs)"

@@ -74,7 +74,8 @@ class Redactor:
 
     Args:
         policy: a :class:`Policy`, a mapping, a YAML path or a built-in name
-            (``"default"``, ``"patterns_only"``); ``None`` means ``"default"``.
+            (``"default"``, ``"patterns_only"``, ``"patterns_fast"``); ``None`` means
+            ``"default"``.
         model: spaCy pipeline to use instead of the policy's ``model``
             (``None`` turns NER off: patterns only).
         extra_recognizers: more recognizers: redactor's own, or Presidio
@@ -430,7 +431,8 @@ def _to_original(view: NormalizedText, findings: list[Finding]) -> list[Finding]
     mapped: list[Finding] = []
     for f in sorted(findings, key=lambda f: (f.start, -f.end)):
         start, end = view.to_original(f.start, f.end)
-        mapped.append(replace(f, start=start, end=end))
+        # Offsets before the first folded character map to themselves: no copy needed.
+        mapped.append(f if start == f.start and end == f.end else replace(f, start=start, end=end))
     return mapped
 
 

@@ -13,6 +13,7 @@ import unicodedata
 
 import regex
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 __all__ = ["NormalizedText", "normalize"]
@@ -24,6 +25,7 @@ _NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
 # Dashes and minus signs (Unicode category Pd plus U+2212) that stand in for '-'.
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2e3a\u2e3b")
 _SPECIAL = tuple(_REMOVE | _DASHES)
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class NormalizedText:
         return self.source[start], self.source[end - 1] + 1
 
 
+@lru_cache(maxsize=4096)  # a table of single characters, filled as they are met
 def _fold(ch: str) -> str:
     if ch in _REMOVE:
         return ""

@@ -6,6 +6,8 @@ Declared in packs as ``kind: pattern`` (the default)::
       entity_type: US_SSN
       patterns:
         - {name: ssn_dashed, regex: '(?<!\\d)\\d{3}-\\d{2}-\\d{4}(?!\\d)', score: 0.5}
+      # a pattern's ``within: "@"`` scans only the whitespace-free runs holding an "@"
+      # (every match must hold one and no whitespace): a long text is not scanned whole
       validator: us_ssn          # drop candidates that fail area/group/serial rules
       valid_score: 0.85          # score of a candidate the validator accepts
       context: [ssn, social security]
@@ -25,6 +27,7 @@ A named group ``value`` narrows the finding to that group (``password: (?P<value
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +50,14 @@ class PatternSpec(BaseModel):
     name: str
     regex: str
     score: float = Field(ge=0.0, le=1.0)
+    # Scan only the whitespace-free runs of the text holding one of these characters: valid
+    # when every match holds one of them and no whitespace (e-mail addresses, IPv6).
+    within: str | None = Field(None, min_length=1)
+    # A cheap regex whose first match, moved back ``anchor_lead`` characters, is at or before
+    # the start of every match: no anchor, no scan; else the scan starts there (a rare
+    # digit-first anchor spares a scan that would try every lowercase letter).
+    anchor: str | None = Field(None, min_length=1)
+    anchor_lead: int = Field(0, ge=0)
 
 
 class PatternRecognizerSpec(BaseModel):
@@ -74,6 +85,9 @@ class _Compiled:
     pattern: Any
     score: float
     has_value_group: bool
+    within: str | None
+    anchor: Any
+    anchor_lead: int
 
 
 class PatternRecognizer:
@@ -102,10 +116,12 @@ class PatternRecognizer:
     def _compile(self, p: PatternSpec, flags: int, source: str) -> _Compiled:
         try:
             compiled = regex.compile(p.regex, flags)
+            anchor = None if p.anchor is None else _anchor(p.anchor, flags)
         except regex.error as exc:
             raise RecognizerError(f"pattern '{p.name}' does not compile: {exc}",
                                   source=source, recognizer=self.name) from None
-        return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex)
+        return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex, p.within,
+                         anchor, p.anchor_lead)
 
     def find(self, scan: ScanText) -> list[Finding]:
         text = scan.text
@@ -122,11 +138,17 @@ class PatternRecognizer:
         for p in self._patterns:
             # Validators and context checks run between matches: the budget covers them too.
             try:
-                for m in p.pattern.finditer(text, timeout=deadline.remaining(self.name)):
-                    f = self._candidate(text, m, p)
-                    if f is not None:
-                        found.append(f)
-                    deadline.check(self.name)
+                spans = [(0, len(text))] if p.within is None else _runs(text, p.within)
+                if p.anchor is not None:  # patterns with the same anchor share one search
+                    hit = scan.first(p.anchor, deadline.remaining(self.name))
+                    spans = [] if hit < 0 else [(max(0, hit - p.anchor_lead), len(text))]
+                for lo, hi in spans:
+                    for m in p.pattern.finditer(text, lo, hi, timeout=deadline.remaining(self.name),
+                                                overlapped=False):
+                        f = self._candidate(text, m, p)
+                        if f is not None:
+                            found.append(f)
+                        deadline.check(self.name)
             except TimeoutError:
                 raise deadline.expired(self.name) from None
         return found
@@ -148,6 +170,41 @@ class PatternRecognizer:
             elif self._requires_context:
                 return None
         return Finding(self.entity_type, start, end, score, self.name, validated, why)
+
+
+@lru_cache(maxsize=None)
+def _anchor(source: str, flags: int) -> Any:
+    """One compiled object per anchor, so a text searches each anchor once (ScanText.first)."""
+    return regex.compile(source, flags)
+
+
+_RUN_END = regex.compile(r"\S*")
+_RUN_START = regex.compile(r"\S*", regex.REVERSE)
+
+
+def _runs(text: str, anchors: str) -> list[tuple[int, int]]:
+    """The maximal whitespace-free runs of ``text`` holding one of ``anchors``, in order.
+
+    For a pattern with ``within`` a match holds no whitespace and one anchor, so it lies in one
+    such run: scanning only the runs finds the same matches as scanning the whole text
+    (lookarounds at a run's edge see whitespace or the text's edge, alike for them).
+    """
+    hits = sorted(i for a in anchors for i in _positions(text, a))
+    runs: list[tuple[int, int]] = []
+    for i in hits:
+        if runs and i < runs[-1][1]:
+            continue
+        back, ahead = _RUN_START.match(text, 0, i), _RUN_END.match(text, i)  # \S* always matches
+        runs.append((back.start() if back else i, ahead.end() if ahead else i + 1))
+    return runs
+
+
+def _positions(text: str, char: str) -> list[int]:
+    out, i = [], text.find(char)
+    while i >= 0:
+        out.append(i)
+        i = text.find(char, i + 1)
+    return out
 
 
 def _resolve_validator(spec: PatternRecognizerSpec, source: str) -> Validator:

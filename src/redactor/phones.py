@@ -108,6 +108,9 @@ class PhoneRecognizer:
         deadline = scan.deadline
         for m in deadline.finditer(_CANDIDATE, text, self.name):
             deadline.check(self.name)
+            # Fewer digits than any number has: no piece of the run can rank (see _rank).
+            if len(_DIGIT.findall(text, m.start(), m.end())) < self._min_digits:
+                continue
             for start, end, verdict in self._decompose(text, m.start(), m.end(), deadline):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
                 context = self._context is not None and self._context.seen(text, start, end)
@@ -126,19 +129,30 @@ class PhoneRecognizer:
         a whole text of digit groups, so the budget is checked as pieces are tried.
         """
         pieces = [m.span() for m in _PIECE.finditer(text, start, end)]
+        if len(pieces) == 1:  # the common case: the passes below would rank it once
+            (lo, hi), = pieces
+            r = self._rank(text, lo, hi)
+            return [] if r is None else [(lo, hi, r > _POSSIBLE)]
         ranks: dict[tuple[int, int], int | None] = {}
+        # Only a span written with +/00 can rank _INTERNATIONAL, and such a span never ranks
+        # _HOME or _FOREIGN (see _check): spans that cannot reach the rank a pass wants are not
+        # parsed in that pass, so a span inside a number found earlier is often never parsed.
+        plus = [text.startswith(("+", "00"), s) for s, _ in pieces]
 
         def rank(i: int, j: int) -> int | None:
             if (i, j) not in ranks:
                 ranks[(i, j)] = self._rank(text, pieces[i][0], pieces[j - 1][1])
             return ranks[(i, j)]
 
+        def can(i: int, wanted: int) -> bool:
+            return wanted == _POSSIBLE or plus[i] == (wanted == _INTERNATIONAL)
+
         def greedy(lo: int, hi: int, wanted: int) -> list[tuple[int, int]]:
             taken, i = [], lo
             while i < hi:
                 deadline.check(self.name)
-                j = next((j for j in range(min(hi, i + _MAX_PIECES), i, -1)
-                          if rank(i, j) == wanted), None)
+                j = None if not can(i, wanted) else next(
+                    (j for j in range(min(hi, i + _MAX_PIECES), i, -1) if rank(i, j) == wanted), None)
                 if j is None:
                     i += 1
                 else:
@@ -172,16 +186,23 @@ class PhoneRecognizer:
         """How strongly ``candidate`` is a phone number (see the _INTERNATIONAL.. ranks)."""
         if candidate.startswith(("+", "00")):
             raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
-            return _INTERNATIONAL if _valid(raw, None) else (_POSSIBLE if _possible(raw, None) else None)
+            return _verdict(_parse(raw, None), _INTERNATIONAL)
         # Only regions whose numbering plan can hold these digits are parsed (parsing is
-        # the costly part: ~70 us per region).
+        # the costly part: ~70 us per region), and each of them at most once.
         plausible = _plausible_regions(candidate, self._regions)
-        if any(_valid(candidate, r) for r in self._home if r in plausible):
+        parsed: dict[str, Any] = {}
+
+        def number(region: str) -> Any:
+            if region not in parsed:
+                parsed[region] = _parse(candidate, region)
+            return parsed[region]
+
+        if any(_is_valid(number(r)) for r in self._home if r in plausible):
             return _HOME
         # A bare run of digits is more often an id or a timestamp than a foreign number.
-        if not candidate.isdigit() and any(_valid(candidate, r) for r in plausible):
+        if not candidate.isdigit() and any(_is_valid(number(r)) for r in plausible):
             return _FOREIGN
-        return _POSSIBLE if any(_possible(candidate, r) for r in plausible) else None
+        return _POSSIBLE if any(_is_possible(number(r)) for r in plausible) else None
 
 
 def _phone_shaped(candidate: str) -> bool:
@@ -220,21 +241,30 @@ def _plausible_regions(candidate: str, regions: tuple[str, ...]) -> list[str]:
     if _EXTENSION.search(candidate):
         return list(regions)
     digits = "".join(_DIGIT.findall(candidate))
+    n = len(digits)
     fits = []
-    for region in regions:
-        lengths, pattern, prefix = _plan(region)
+    for region, lengths, shortest, pattern, prefix in _plans(regions):
         if pattern is None:
             fits.append(region)
             continue
-        if len(digits) in lengths and pattern.fullmatch(digits) is not None:
+        if n in lengths and pattern.fullmatch(digits) is not None:
             fits.append(region)
             continue
-        m = prefix.match(digits) if prefix is not None else None
+        if prefix is None or n <= shortest:  # a trunk prefix of 1+ digits leaves too few
+            continue
+        m = prefix.match(digits)
         if m is not None and m.end() > 0:
             rest = digits[m.end():]
             if len(rest) in lengths and pattern.fullmatch(rest) is not None:
                 fits.append(region)
     return fits
+
+
+@lru_cache(maxsize=None)
+def _plans(regions: tuple[str, ...]) -> tuple[tuple[str, frozenset[int], int, Any, Any], ...]:
+    """``_plan`` of each region with its shortest possible length, looked up once."""
+    return tuple((r, lengths, min(lengths, default=0), pattern, prefix)
+                 for r in regions for lengths, pattern, prefix in [_plan(r)])
 
 
 def _parse(candidate: str, region: str | None) -> Any:
@@ -244,14 +274,18 @@ def _parse(candidate: str, region: str | None) -> Any:
         return None
 
 
-def _valid(candidate: str, region: str | None) -> bool:
-    number = _parse(candidate, region)
+def _is_valid(number: Any) -> bool:
     return number is not None and bool(phonenumbers.is_valid_number(number))
 
 
-def _possible(candidate: str, region: str | None) -> bool:
-    number = _parse(candidate, region)
+def _is_possible(number: Any) -> bool:
     return number is not None and bool(phonenumbers.is_possible_number(number))
+
+
+def _verdict(number: Any, valid_rank: int) -> int | None:
+    if _is_valid(number):
+        return valid_rank
+    return _POSSIBLE if _is_possible(number) else None
 
 
 @KINDS.register("phone")

@@ -36,7 +36,7 @@ __all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "O
            "Policy", "PolicySource", "ProxyPolicy", "RolePolicy", "load_policy"]
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "policies"
-BUILTIN_POLICIES = ("default", "patterns_only")
+BUILTIN_POLICIES = ("default", "patterns_only", "patterns_fast")
 
 
 class _Model(BaseModel):
@@ -271,7 +271,7 @@ def load_policy(source: PolicySource = None) -> Policy:
         source: a ``Policy`` (returned as is); a mapping (validated); a path to a YAML file
             (``str`` ending in ``.yaml``/``.yml`` or containing a path separator, or a
             ``PathLike``); the name of a built-in policy (``"default"``,
-            ``"patterns_only"``); or ``None`` for ``"default"``.
+            ``"patterns_only"``, ``"patterns_fast"``); or ``None`` for ``"default"``.
 
     Raises:
         PolicyError: missing file, invalid YAML, unknown key, bad value or unknown name.

@@ -25,6 +25,7 @@ CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 
 _WORD = regex.compile(r"\w+")
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
 
 
 class Deadline:
@@ -115,6 +116,18 @@ class ScanText:
     deadline: Deadline = field(default_factory=lambda: Deadline(None))
     _digits: int | None = None
     _lower: str | None = None
+    _first: dict[Any, int] = field(default_factory=dict)
+
+    def first(self, pattern: Any, timeout: float | None) -> int:
+        """Start of ``pattern``'s first match in the text (-1: none); searched once per pattern.
+
+        Raises ``TimeoutError`` when the search runs past ``timeout`` seconds.
+        """
+        hit = self._first.get(pattern)
+        if hit is None:
+            m = pattern.search(self.text, timeout=timeout)
+            hit = self._first[pattern] = -1 if m is None else m.start()
+        return hit
 
     @property
     def lower(self) -> str:
@@ -127,10 +140,11 @@ class ScanText:
         """Number of characters for which ``str.isdigit()`` is true."""
         if self._digits is None:
             text = self.text
-            if text.isascii():  # ten C-level counts instead of a Python loop per character
-                self._digits = sum(map(text.count, "0123456789"))
-            else:
-                self._digits = sum(c.isdigit() for c in text)
+            # ten C-level counts instead of a Python loop per character; only the non-ASCII
+            # characters (few, in practice) are tested one by one.
+            self._digits = sum(map(text.count, "0123456789"))
+            if not text.isascii():
+                self._digits += sum(map(str.isdigit, "".join(_NON_ASCII.findall(text))))
         return self._digits
 
 
@@ -156,6 +170,7 @@ class Context:
     before: int = 5
     after: int = 2
     _pattern: Any = None
+    _lowered: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, words: Sequence[str], before: int = 5, after: int = 2) -> Context | None:
@@ -163,10 +178,13 @@ class Context:
             return None
         alternatives = "|".join(regex.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
         pattern = regex.compile(rf"(?<!\w)(?:{alternatives})")
-        return cls(tuple(words), before, after, pattern)
+        return cls(tuple(words), before, after, pattern, tuple(w.lower() for w in words))
 
     def anywhere(self, lowered_text: str) -> bool:
         """True when a context word occurs anywhere in the (lower-cased) text: a prefilter."""
+        # Substring tests first (C-level, no regex scan): a word-start match needs the word.
+        if not any(w in lowered_text for w in self._lowered):
+            return False
         return self._pattern.search(lowered_text) is not None
 
     def seen(self, text: str, start: int, end: int) -> bool:

@@ -1,0 +1,77 @@
+"""Fast paths (prefilters, bisection, folding only what changes) give the exact slow-path results."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from redactor.findings import Finding, resolve_overlaps
+from redactor.normalize import normalize
+from redactor.patterns import PatternRecognizer, PatternRecognizerSpec, _runs
+from redactor.recognizer import Context, ScanText
+
+EMAIL = r"(?<![\w.])\w+@\w+\.[a-z]{2,}(?![\w-])"
+
+
+def _spec(within: str | None) -> PatternRecognizerSpec:
+    return PatternRecognizerSpec(name="mail", entity_type="EMAIL_ADDRESS", requires_any="@", patterns=[
+        {"name": "m", "regex": EMAIL, "score": 0.9, "within": within}])
+
+
+def test_runs_are_the_whitespace_free_runs_holding_an_anchor() -> None:
+    text = "mail a@b.co and x y@z.org, c@d\n e @"
+    assert _runs(text, "@") == [(5, 11), (18, 26), (27, 30), (34, 35)]
+    assert _runs("no anchor here", "@") == []
+
+
+def test_within_finds_what_a_full_scan_finds() -> None:
+    text = "to: ann@example.org,bob@example.net\tand .x@y.com or z@q.io."
+    full = PatternRecognizer(_spec(None)).find(ScanText(text))
+    runs = PatternRecognizer(_spec("@")).find(ScanText(text))
+    assert [(f.start, f.end) for f in runs] == [(f.start, f.end) for f in full] == [(4, 19), (20, 35), (52, 58)]
+
+
+def test_within_must_name_characters() -> None:
+    with pytest.raises(ValidationError, match="within"):
+        _spec("")
+
+
+def test_context_anywhere_substring_prefilter() -> None:
+    ctx = Context.build(["ssn", "social security"])
+    assert ctx is not None
+    assert ctx.anywhere("my social security number") is True
+    assert ctx.anywhere("classn 1") is False  # substring present, not at a word start
+    assert ctx.anywhere("nothing relevant") is False
+
+
+def test_normalize_maps_removed_expanded_and_folded_characters() -> None:
+    text = "a\u200bb \ufb01 x\u2013y \uff11"
+    view = normalize(text)
+    assert view.text == "ab fi x-y 1"
+    assert view.source == (0, 2, 3, 4, 4, 5, 6, 7, 8, 9, 10)
+    assert view.to_original(3, 5) == (4, 5)
+
+
+def test_overlap_goes_to_the_first_accepted_clash() -> None:
+    # Validated findings outrank the rest: the IBAN is accepted first, the phone number that
+    # crosses it keeps only its part outside the IBAN (no fragment of a value left readable),
+    # and the name keeps only its part outside that.
+    first = Finding("IBAN_CODE", 10, 20, 1.0, "iban", True)
+    second = Finding("PERSON", 22, 30, 0.95, "ner", False)
+    late = Finding("PHONE_NUMBER", 15, 25, 0.9, "phone", True)
+    assert resolve_overlaps([second, late, first]) == [
+        first,
+        Finding("PHONE_NUMBER", 20, 25, 0.9, "phone", True, " (trimmed)"),
+        Finding("PERSON", 25, 30, 0.95, "ner", False, " (trimmed)"),
+    ]
+
+
+def test_anchor_starts_the_scan_at_the_first_anchor_and_skips_texts_without_one() -> None:
+    lower = r"(?<![A-Za-z0-9])[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?![A-Za-z0-9])"
+    spec = PatternRecognizerSpec(name="iban", entity_type="IBAN_CODE", patterns=[
+        {"name": "low", "regex": lower, "score": 0.3,
+         "anchor": r"\d\d(?<=(?<![A-Za-z0-9])[a-z]{2}\d\d)", "anchor_lead": 2}])
+    rec = PatternRecognizer(spec)
+    text = "ref xgb12 then gb82 west 1234 5698 and de89 3704 0044 0532"
+    assert [(f.start, f.end) for f in rec.find(ScanText(text))] == [(15, 34), (39, 58)]
+    assert rec.find(ScanText("no check digits here: ab cd 12")) == []
