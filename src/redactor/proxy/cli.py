@@ -13,7 +13,8 @@ policy load, start and stop is recorded in the audit store (default
 
 Settings come from the flags, then ``REDACTOR_*`` environment variables, then the
 ``--config`` YAML file (see :mod:`redactor.proxy.config`). Exit status 2 on a bad setting
-or policy, 1 when the proxy cannot start (port taken, a worker fails to load).
+(store URLs included, checked before any model loads) or policy, 1 when the proxy cannot
+start (port taken, a worker fails to load, a store refuses connections).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def register(subparsers: Any) -> None:
                         "(REDACTOR_TRUSTED_PEERS; default: none)")
     g = p.add_argument_group("governance (audit trail, vault tokens, reveal)")
     g.add_argument("--audit-store", dest="audit_store",
-                   help="sqlite:///PATH or postgresql://... (default ./redactor-audit.db)")
+                   help="sqlite:///ABS/PATH.db, sqlite:REL/PATH.db or postgresql://... "
+                        "(default ./redactor-audit.db; the directory must exist)")
     g.add_argument("--audit-spool", dest="audit_spool",
                    help="file for records while the store is down (default: store file + .spool)")
     g.add_argument("--audit-hmac-key-file", dest="audit_hmac_key_file",
@@ -59,7 +61,8 @@ def register(subparsers: Any) -> None:
     g.add_argument("--checkpoint-interval-s", type=float, dest="audit_checkpoint_interval_s",
                    help="... and at least every T seconds while writing (default 60)")
     g.add_argument("--vault-store", dest="vault_store",
-                   help="token vault: sqlite:///PATH or postgresql://... (default ./redactor-vault.db)")
+                   help="token vault: sqlite:///ABS/PATH.db, sqlite:REL/PATH.db or postgresql://... "
+                        "(default ./redactor-vault.db; the directory must exist)")
     g.add_argument("--vault-key-file", dest="vault_key_file",
                    help="vault key file (redactor vault keygen --out FILE)")
     g.add_argument("--vault-key-env", dest="vault_key_env",
@@ -161,7 +164,13 @@ async def _serve(config: Any, policy: Any, started: float) -> None:
     app = create_app(config, policy=policy, plugins=plugins)
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            keepalive_timeout=config.client_idle_timeout_s)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        # A failed startup hook (audit store unreachable...) must still run the cleanup
+        # hooks of those that did start: the upstream client session, the worker pool.
+        await runner.cleanup()
+        raise
     try:
         site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
         await site.start()
