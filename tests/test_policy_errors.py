@@ -115,3 +115,13 @@ def test_a_dict_policy_is_located_as_dict() -> None:
     assert str(info.value).startswith("<dict>: key 'entities.EMAIL_ADRESS': no recognizer produces "
                                       "EMAIL_ADRESS (packs: core; NER is off (model is None)); "
                                       "did you mean 'EMAIL_ADDRESS'? known: ")
+
+
+def test_where_a_policy_came_from_is_not_part_of_its_value(tmp_path: Path) -> None:
+    text = "name: t\npacks: [core]\nentities:\n  EMAIL_ADDRESS: {}\n"
+    a, b = write(tmp_path, text), tmp_path / "other.yaml"
+    b.write_text("\n\n" + text, encoding="utf-8")
+    pa, pb = load_policy(a), load_policy(b)
+    assert pa == pb and pa.hash == pb.hash
+    assert pa.error("x", key="entities.EMAIL_ADDRESS").line == 4
+    assert str(pb.error("x", key="entities.EMAIL_ADDRESS")) == f"{b}:6: key 'entities.EMAIL_ADDRESS': x"

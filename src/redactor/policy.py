@@ -119,6 +119,23 @@ class ProxyPolicy(_Model):
     require_identity: bool = False
 
 
+class _Origin:
+    """A policy's file (or ``"<dict>"``) and the 1-based line of each key path. Equal to
+    any other origin, so two policies with the same settings compare equal."""
+
+    __slots__ = ("source", "lines")
+
+    def __init__(self, source: str, lines: dict[tuple[str, ...], int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Origin)
+
+    def __hash__(self) -> int:
+        return 0
+
+
 class Policy(_Model):
     """A validated redaction policy (immutable)."""
 
@@ -142,18 +159,17 @@ class Policy(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    # Where the policy came from, for error messages: the file (or "<dict>") and the
-    # 1-based line of each key path. Not part of the policy's value or hash.
-    _source: str = PrivateAttr("<policy>")
-    _lines: dict[tuple[str, ...], int] = PrivateAttr(default_factory=dict)
+    # Where the policy came from, for error messages; not part of its value or hash.
+    _origin: _Origin = PrivateAttr(default_factory=lambda: _Origin("<policy>", {}))
 
     def error(self, message: str, *, key: str | None = None,
               cls: type[PolicyError] = PolicyError) -> PolicyError:
         """A ``cls`` error located in this policy's file: ``key`` (dotted) and the line of
         its nearest enclosing key when the policy was read from YAML (the file, or
         ``"<dict>"`` / ``"<policy>"``, otherwise)."""
-        return cls(message, source=self._source, key=key,
-                   line=_nearest_line(self._lines, tuple(key.split(".")) if key else ()))
+        path = tuple(key.split(".")) if key else ()
+        return cls(message, source=self._origin.source, key=key,
+                   line=_nearest_line(self._origin.lines, path))
 
     @cached_property
     def hash(self) -> str:
@@ -335,7 +351,7 @@ def _validate(data: Any, source: str, lines: dict[tuple[str, ...], int]) -> Poli
         except PolicyError as exc:
             raise PolicyError(exc.detail, source=source, key=f"roles.{role}",
                               line=lines.get(("roles", role))) from None
-    policy._source, policy._lines = source, dict(lines)
+    policy._origin = _Origin(source, dict(lines))
     return policy
 
 
