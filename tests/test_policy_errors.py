@@ -125,3 +125,19 @@ def test_where_a_policy_came_from_is_not_part_of_its_value(tmp_path: Path) -> No
     assert pa == pb and pa.hash == pb.hash
     assert pa.error("x", key="entities.EMAIL_ADDRESS").line == 4
     assert str(pb.error("x", key="entities.EMAIL_ADDRESS")) == f"{b}:6: key 'entities.EMAIL_ADDRESS': x"
+
+
+def test_a_role_hash_without_its_key_fails_policy_check_and_proxy_startup(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDACTOR_TEST_NO_SUCH_KEY", raising=False)
+    path = write(tmp_path, "extends: default\nroles:\n  billing:\n    entities:\n      CREDIT_CARD:\n"
+                           "        operator: {type: hash, key_env: REDACTOR_TEST_NO_SUCH_KEY}\n")
+    expected = (f"redactor: error: {path}:6: key 'roles.billing.entities.CREDIT_CARD.operator': "
+                "hash operator: environment variable REDACTOR_TEST_NO_SUCH_KEY is not set\n")
+    assert main(["policy", "check", "--no-model", str(path)]) == 2
+    assert capsys.readouterr().err == expected
+    # The proxy checks it before loading a model or opening a store.
+    assert main(["proxy", "--upstream", "http://127.0.0.1:9", "--policy", str(path), "--no-audit"]) == 2
+    assert capsys.readouterr().err == expected
+    monkeypatch.setenv("REDACTOR_TEST_NO_SUCH_KEY", "k" * 16)
+    assert main(["policy", "check", "--no-model", str(path)]) == 0

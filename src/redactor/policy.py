@@ -35,7 +35,8 @@ from .governance.settings import GovernancePolicy
 from .nlp import DEFAULT_MODEL
 
 __all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "OperatorSpec",
-           "Policy", "PolicySource", "ProxyPolicy", "RolePolicy", "did_you_mean", "load_policy"]
+           "Policy", "PolicySource", "ProxyPolicy", "RolePolicy", "check_operator_keys", "did_you_mean",
+           "load_policy"]
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "policies"
 BUILTIN_POLICIES = ("default", "patterns_only")
@@ -310,6 +311,23 @@ def _check_operators(policy: Policy, source: str, lines: Mapping[tuple[str, ...]
                 message = f"operator '{spec.type}': {err['msg']}"
             raise PolicyError(message, source=source, key=".".join(key),
                               line=_nearest_line(lines, key)) from None
+
+
+def check_operator_keys(policy: Policy, *, hash_key: bytes | None = None) -> None:
+    """Build every operator the policy names (roles and ``default_operator`` included) once,
+    so a ``hash`` without a readable key fails now rather than on the first request.
+
+    Raises:
+        PolicyOperatorError: naming the file, the operator's key path and its line.
+    """
+    from .errors import OperatorError, PolicyOperatorError
+    from .operators import build_operator
+
+    for path, spec in _operator_specs(policy):
+        try:
+            build_operator(spec.type, spec.params, hash_key=hash_key)
+        except OperatorError as exc:
+            raise policy.error(str(exc), key=".".join(path), cls=PolicyOperatorError) from None
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

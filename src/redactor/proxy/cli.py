@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
 
 def _command(args: argparse.Namespace) -> int:
     from ..errors import PolicyError, RedactorError
-    from ..policy import load_policy
+    from ..policy import check_operator_keys, load_policy
     from .config import load_config
     from .errors import ConfigError
 
@@ -90,6 +90,7 @@ def _command(args: argparse.Namespace) -> int:
     try:
         config = load_config(file=args.config, overrides=overrides)
         policy = load_policy(config.policy)
+        check_operator_keys(policy)  # a hash without a key: now, not after the model loads
         if args.no_audit:
             config = config.model_copy(update={"audit_store": None})
         elif not config.audit_store:
