@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from redactor import OperatorError, Redactor
+from redactor import OperatorError, PolicyError, Redactor
 from redactor.operators import OperationContext, build_operator
 
 CTX = OperationContext()
@@ -104,5 +104,8 @@ def test_redact_many_shares_pseudonyms_across_one_call() -> None:
 
 
 def test_policy_with_hash_and_no_key_fails_at_construction() -> None:
-    with pytest.raises(OperatorError, match="entities.PERSON.operator: hash operator needs a key"):
+    with pytest.raises(OperatorError) as info:
         Redactor({"extends": "default", "entities": {"PERSON": {"operator": "hash"}}})
+    assert isinstance(info.value, PolicyError)  # a policy setting to fix, as well
+    assert str(info.value) == ("<dict>: key 'entities.PERSON.operator': hash operator needs a key: "
+                               "set key_env or key_file in the policy, or pass Redactor(hash_key=...)")

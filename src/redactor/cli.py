@@ -93,8 +93,11 @@ def _print_table(out: TextIO, text: str, findings: Sequence, show_values: bool) 
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from .engine import Redactor
 
+    from .policy import check_operator_keys
+
     redactor = Redactor(args.file, model=None) if args.no_model else Redactor(args.file)
     policy = redactor.policy
+    check_operator_keys(policy)  # roles' operators too; the CLI has no Redactor(hash_key=...)
     sys.stdout.write(f"ok: policy '{policy.name}' hash {policy.hash} "
                      f"({len(policy.entities)} entity types, packs {', '.join(policy.packs)})\n")
     return 0

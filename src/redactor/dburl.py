@@ -1,7 +1,9 @@
 """Database URLs shared by the audit store and the token vault.
 
 * ``sqlite:///abs/path.db`` (absolute), ``sqlite:rel/path.db`` (relative to the working
-  directory); ``sqlite:////abs/path.db`` (SQLAlchemy style) is accepted too.
+  directory); ``sqlite:////abs/path.db`` (SQLAlchemy style) is accepted too. Anything else
+  is malformed: ``sqlite:/x.db`` (one slash: absolute or a typo?) and ``sqlite://x.db``
+  (``x.db`` would be a host) are refused rather than guessed.
 * ``postgresql://user@host:5432/db?schema=NAME``: ``schema`` (default ``public``) is ours
   and removed; every other query parameter goes to libpq.
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["DbUrl", "mask_url", "parse_db_url"]
+__all__ = ["FORMS", "DbUrl", "mask_url", "missing_sqlite_dir", "parse_db_url"]
 
 FORMS = "sqlite:///ABS/PATH.db, sqlite:REL/PATH.db or postgresql://USER@HOST:PORT/DB[?schema=S]"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -46,8 +49,9 @@ def parse_db_url(url: str, *, sqlite_params: frozenset[str],
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     if parts.scheme == "sqlite":
         path = parts.path
-        if parts.netloc or not path:
-            raise error(f"bad sqlite URL {url!r}; use {FORMS}")
+        rest = url.partition(":")[2]
+        if parts.netloc or not path or (rest.startswith("/") and not rest.startswith("///")):
+            raise error(f"malformed sqlite URL {mask_url(url)!r}; use {FORMS}")
         if path.startswith("//"):
             path = path[1:]
         unknown = set(query) - sqlite_params
@@ -60,4 +64,17 @@ def parse_db_url(url: str, *, sqlite_params: frozenset[str],
             raise error(f"schema must match {_IDENT.pattern}")
         conninfo = urlunsplit(parts._replace(query=urlencode(query)))
         return DbUrl("postgresql", conninfo, mask_url(url), {}, schema)
+    if not parts.scheme:
+        raise error(f"{mask_url(url)!r} is not a database URL; use {FORMS}")
     raise error(f"unknown URL scheme {parts.scheme!r}; use {FORMS}")
+
+
+def missing_sqlite_dir(db: DbUrl) -> Path | None:
+    """The directory a SQLite ``db`` would live in when it does not exist, else ``None``.
+
+    Stores never create directories: a typo in a path must not quietly make a new tree.
+    """
+    if db.kind != "sqlite":
+        return None
+    parent = Path(db.target).parent
+    return None if parent.is_dir() else parent

@@ -26,14 +26,14 @@ import regex
 
 from .anonymize import apply_operators
 from .cache import AnalysisCache
-from .errors import OperatorError, PolicyError, UnknownEntityError
+from .errors import OperatorError, PolicyOperatorError, UnknownEntityError
 from .findings import Finding, resolve_overlaps
 from .lists import DenyListRecognizer
 from .nlp import LABELS, NerRecognizer
 from .normalize import NormalizedText, normalize
 from .operators import OperationContext, Operator, build_operator
 from .packs import load_pack
-from .policy import Policy, PolicySource, load_policy
+from .policy import Policy, PolicySource, did_you_mean, load_policy
 from .recognizer import Deadline, Recognizer, ScanText
 from .structured import JsonRedactionResult, JsonRules, redact_json
 
@@ -90,7 +90,8 @@ class Redactor:
     Raises:
         PolicyError: invalid policy, or it enables an entity type no recognizer produces.
         ModelError: the spaCy pipeline cannot be loaded.
-        OperatorError: an operator cannot be built (e.g. ``hash`` with no key).
+        PolicyOperatorError: an operator of the policy cannot be built (e.g. ``hash`` with
+            no key); a PolicyError naming the file, key and line, and an OperatorError.
 
     Instances are safe to share between threads. ``workers=N`` on the batch methods runs
     detection in N worker processes (:class:`~redactor.workers.RedactorPool`, started on
@@ -116,10 +117,12 @@ class Redactor:
         unknown = sorted(enabled - available)
         if unknown:
             ner_note = "" if self.model is not None else "; NER is off (model is None)"
-            raise PolicyError(f"no recognizer produces {', '.join(unknown)} (packs: "
-                              f"{', '.join(self.policy.packs)}{ner_note}); "
-                              f"known: {', '.join(sorted(available))}",
-                              source=self.policy.name, key=f"entities.{unknown[0]}")
+            suggestion = did_you_mean(unknown[0], available).lstrip("; ")
+            raise self.policy.error(f"no recognizer produces {', '.join(unknown)} (packs: "
+                                    f"{', '.join(self.policy.packs)}{ner_note}); "
+                                    f"{suggestion + ' ' if suggestion else ''}"
+                                    f"known: {', '.join(sorted(available))}",
+                                    key=f"entities.{unknown[0]}")
         self._recognizers = tuple(r for r in recognizers if r.entity_types & enabled)
         # Container types (URL) may enclose other findings instead of competing with them.
         self._containers = frozenset(r.entity_type for r in self._recognizers  # type: ignore[attr-defined]
@@ -142,8 +145,11 @@ class Redactor:
             spec = self.policy.operator(etype)
             try:
                 operators[etype] = build_operator(spec.type, spec.params, hash_key=self._hash_key)
-            except OperatorError as exc:
-                raise OperatorError(f"entities.{etype}.operator: {exc}") from None
+            except OperatorError as exc:  # e.g. hash without a key: the policy's setting to fix
+                explicit = self.policy.entities[etype].operator is not None
+                raise self.policy.error(
+                    str(exc), key=f"entities.{etype}.operator" if explicit else "default_operator",
+                    cls=PolicyOperatorError) from None
         return operators
 
     # -- analysis -------------------------------------------------------------------------

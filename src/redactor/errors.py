@@ -6,6 +6,8 @@ so one ``except RedactorError`` catches them all. Messages name the thing to fix
 
     RedactorError
     ├── PolicyError            a policy file or object is invalid (file, key, line)
+    │   └── PolicyOperatorError  an operator the policy sets cannot be built (e.g. ``hash``
+    │                            with no key); also an OperatorError
     ├── RecognizerError        a recognizer pack is invalid, or names an unknown validator
     ├── UnknownEntityError     an entity type is not enabled in the policy (also a ValueError)
     ├── ModelError             the spaCy pipeline cannot be loaded
@@ -23,6 +25,7 @@ __all__ = [
     "ModelError",
     "OperatorError",
     "PolicyError",
+    "PolicyOperatorError",
     "RecognizerError",
     "RedactorError",
     "UnknownEntityError",
@@ -87,6 +90,13 @@ class ModelError(RedactorError):
 
 class OperatorError(RedactorError):
     """An operator cannot be built or applied (e.g. ``hash`` without a key)."""
+
+
+class PolicyOperatorError(PolicyError, OperatorError):
+    """An operator the policy configures cannot be built when a :class:`~redactor.Redactor`
+    is made, e.g. ``hash`` with no key (``key_env`` / ``key_file`` in the policy, or
+    ``Redactor(hash_key=...)``). A :class:`PolicyError` (file, key, line; the CLI exits 2)
+    and, as before, an :class:`OperatorError`."""
 
 
 class DetectionTimeout(RedactorError):

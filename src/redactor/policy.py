@@ -18,22 +18,25 @@ stable :attr:`Policy.hash` (SHA-256 of its canonical JSON) that audit records ca
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
+import types
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Iterable, Iterator, Literal, Mapping, Union, get_args, get_origin
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import PolicyError
 from .governance.settings import GovernancePolicy
 from .nlp import DEFAULT_MODEL
 
 __all__ = ["BUILTIN_POLICIES", "EntityPolicy", "JsonFieldRule", "JsonPolicy", "OperatorSpec",
-           "Policy", "PolicySource", "ProxyPolicy", "RolePolicy", "load_policy"]
+           "Policy", "PolicySource", "ProxyPolicy", "RolePolicy", "check_operator_keys", "did_you_mean",
+           "load_policy"]
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "policies"
 BUILTIN_POLICIES = ("default", "patterns_only", "patterns_fast")
@@ -117,6 +120,23 @@ class ProxyPolicy(_Model):
     require_identity: bool = False
 
 
+class _Origin:
+    """A policy's file (or ``"<dict>"``) and the 1-based line of each key path. Equal to
+    any other origin, so two policies with the same settings compare equal."""
+
+    __slots__ = ("source", "lines")
+
+    def __init__(self, source: str, lines: dict[tuple[str, ...], int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Origin)
+
+    def __hash__(self) -> int:
+        return 0
+
+
 class Policy(_Model):
     """A validated redaction policy (immutable)."""
 
@@ -139,6 +159,18 @@ class Policy(_Model):
     governance: GovernancePolicy = GovernancePolicy()  # audit, reveal, anomaly, vault
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # Where the policy came from, for error messages; not part of its value or hash.
+    _origin: _Origin = PrivateAttr(default_factory=lambda: _Origin("<policy>", {}))
+
+    def error(self, message: str, *, key: str | None = None,
+              cls: type[PolicyError] = PolicyError) -> PolicyError:
+        """A ``cls`` error located in this policy's file: ``key`` (dotted) and the line of
+        its nearest enclosing key when the policy was read from YAML (the file, or
+        ``"<dict>"`` / ``"<policy>"``, otherwise)."""
+        path = tuple(key.split(".")) if key else ()
+        return cls(message, source=self._origin.source, key=key,
+                   line=_nearest_line(self._origin.lines, path))
 
     @cached_property
     def hash(self) -> str:
@@ -170,9 +202,9 @@ class Policy(_Model):
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(policy)"
-            raise PolicyError(f"the role's overrides leave an invalid policy ({where}: {err['msg']}); "
-                              "a role must keep at least one entity type and valid settings",
-                              source=self.name, key=f"roles.{role}") from None
+            raise self.error(f"the role's overrides leave an invalid policy ({where}: {err['msg']}); "
+                             "a role must keep at least one entity type and valid settings",
+                             key=f"roles.{role}") from None
 
 
 PolicySource = Union[Policy, Mapping[str, Any], str, "os.PathLike[str]", None]
@@ -199,6 +231,105 @@ def _line_map(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
+def _nearest_line(lines: Mapping[tuple[str, ...], int], path: tuple[str, ...]) -> int | None:
+    """Line of ``path``, else of its closest ancestor that the file spells out."""
+    return next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'X'?"`` for the closest candidate (difflib ratio >= 0.6), or ``""``."""
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _fields_at(loc: tuple[str, ...]) -> list[str]:
+    """The keys the policy schema allows in the mapping at ``loc`` (for suggestions)."""
+    node: Any = Policy
+    for part in loc:
+        node = _unwrap(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = next((f for n, f in node.model_fields.items() if part in (n, f.alias)), None)
+            if field is None:
+                return []
+            node = field.annotation
+        elif get_origin(node) is dict:
+            node = get_args(node)[1]
+        elif get_origin(node) is list:
+            node = get_args(node)[0]
+        else:
+            return []
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [f.alias or n for n, f in node.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _operator_specs(policy: Policy) -> Iterator[tuple[tuple[str, ...], OperatorSpec]]:
+    """Every operator the policy names, with its key path (roles included)."""
+    yield ("default_operator",), policy.default_operator
+    for etype, settings in policy.entities.items():
+        if settings.operator is not None:
+            yield ("entities", etype, "operator"), settings.operator
+    for role, override in policy.roles.items():
+        for etype, settings in override.entities.items():
+            if settings.operator is not None:
+                yield ("roles", role, "entities", etype, "operator"), settings.operator
+
+
+def _check_operators(policy: Policy, source: str, lines: Mapping[tuple[str, ...], int]) -> None:
+    """Operator names and parameters are checked when the policy loads, so
+    ``redactor policy check`` catches a typo (the hash key itself is read later, by the
+    :class:`~redactor.Redactor`, since ``Redactor(hash_key=...)`` may supply it)."""
+    from .operators import OPERATORS
+
+    for path, spec in _operator_specs(policy):
+        if spec.type not in OPERATORS:
+            key = path + ("type",)
+            raise PolicyError(f"unknown operator '{spec.type}'{did_you_mean(spec.type, OPERATORS.names())}"
+                              f" (known: {', '.join(OPERATORS.names())})", source=source,
+                              key=".".join(key), line=_nearest_line(lines, key))
+        params_model = OPERATORS.get(spec.type).params
+        try:
+            params_model.model_validate(spec.params)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = tuple(str(p) for p in err["loc"])
+            key = path + loc
+            if err["type"] == "extra_forbidden":
+                message = (f"unknown parameter of operator '{spec.type}'"
+                           f"{did_you_mean(loc[-1], params_model.model_fields)}"
+                           f" (known: {', '.join(params_model.model_fields) or 'none'})")
+            else:
+                message = f"operator '{spec.type}': {err['msg']}"
+            raise PolicyError(message, source=source, key=".".join(key),
+                              line=_nearest_line(lines, key)) from None
+
+
+def check_operator_keys(policy: Policy, *, hash_key: bytes | None = None) -> None:
+    """Build every operator the policy names (roles and ``default_operator`` included) once,
+    so a ``hash`` without a readable key fails now rather than on the first request.
+
+    Raises:
+        PolicyOperatorError: naming the file, the operator's key path and its line.
+    """
+    from .errors import OperatorError, PolicyOperatorError
+    from .operators import build_operator
+
+    for path, spec in _operator_specs(policy):
+        try:
+            build_operator(spec.type, spec.params, hash_key=hash_key)
+        except OperatorError as exc:
+            raise policy.error(str(exc), key=".".join(path), cls=PolicyOperatorError) from None
+
+
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
@@ -222,17 +353,23 @@ def _validate(data: Any, source: str, lines: dict[tuple[str, ...], int]) -> Poli
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # An unknown key first: a misspelt key also makes the intended one "missing".
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
-        message = err["msg"] if err["type"] != "extra_forbidden" else "unknown key"
-        raise PolicyError(message, source=source, key=".".join(loc) or None, line=line) from None
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key" + did_you_mean(loc[-1], _fields_at(loc[:-1]))
+        raise PolicyError(message, source=source, key=".".join(loc) or None,
+                          line=_nearest_line(lines, loc)) from None
+    _check_operators(policy, source, lines)
     for role in policy.roles:  # a role's overrides must leave a valid policy: checked now, not per request
         try:
             policy.for_role(role)
         except PolicyError as exc:
             raise PolicyError(exc.detail, source=source, key=f"roles.{role}",
                               line=lines.get(("roles", role))) from None
+    policy._origin = _Origin(source, dict(lines))
     return policy
 
 

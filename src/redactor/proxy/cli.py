@@ -14,7 +14,8 @@ policy load, start and stop is recorded in the audit store (default
 
 Settings come from the flags, then ``REDACTOR_*`` environment variables, then the
 ``--config`` YAML file (see :mod:`redactor.proxy.config`). Exit status 2 on a bad setting
-or policy, 1 when the proxy cannot start (port taken, a worker fails to load).
+(store URLs included, checked before any model loads) or policy, 1 when the proxy cannot
+start (port taken, a worker fails to load, a store refuses connections).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def register(subparsers: Any) -> None:
                         "(REDACTOR_TRUSTED_PEERS; default: none)")
     g = p.add_argument_group("governance (audit trail, vault tokens, reveal)")
     g.add_argument("--audit-store", dest="audit_store",
-                   help="sqlite:///PATH or postgresql://... (default ./redactor-audit.db)")
+                   help="sqlite:///ABS/PATH.db, sqlite:REL/PATH.db or postgresql://... "
+                        "(default ./redactor-audit.db; the directory must exist)")
     g.add_argument("--audit-spool", dest="audit_spool",
                    help="file for records while the store is down (default: store file + .spool)")
     g.add_argument("--audit-hmac-key-file", dest="audit_hmac_key_file",
@@ -63,7 +65,8 @@ def register(subparsers: Any) -> None:
     g.add_argument("--checkpoint-interval-s", type=float, dest="audit_checkpoint_interval_s",
                    help="... and at least every T seconds while writing (default 60)")
     g.add_argument("--vault-store", dest="vault_store",
-                   help="token vault: sqlite:///PATH or postgresql://... (default ./redactor-vault.db)")
+                   help="token vault: sqlite:///ABS/PATH.db, sqlite:REL/PATH.db or postgresql://... "
+                        "(default ./redactor-vault.db; the directory must exist)")
     g.add_argument("--vault-key-file", dest="vault_key_file",
                    help="vault key file (redactor vault keygen --out FILE)")
     g.add_argument("--vault-key-env", dest="vault_key_env",
@@ -76,7 +79,7 @@ def register(subparsers: Any) -> None:
 
 def _command(args: argparse.Namespace) -> int:
     from ..errors import PolicyError, RedactorError
-    from ..policy import load_policy
+    from ..policy import check_operator_keys, load_policy
     from .config import load_config
     from .errors import ConfigError
 
@@ -92,6 +95,7 @@ def _command(args: argparse.Namespace) -> int:
     try:
         config = load_config(file=args.config, overrides=overrides)
         policy = load_policy(config.policy)
+        check_operator_keys(policy)  # a hash without a key: now, not after the model loads
         if args.no_audit:
             config = config.model_copy(update={"audit_store": None})
         elif not config.audit_store:
@@ -166,7 +170,13 @@ async def _serve(config: Any, policy: Any, started: float) -> None:
     app = create_app(config, policy=policy, plugins=plugins)
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            keepalive_timeout=config.client_idle_timeout_s)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        # A failed startup hook (audit store unreachable...) must still run the cleanup
+        # hooks of those that did start: the upstream client session, the worker pool.
+        await runner.cleanup()
+        raise
     try:
         site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
         await site.start()

@@ -18,7 +18,8 @@ Example file::
     client_idle_timeout_s: 75         # seconds a connection may sit without a whole request
     identity: {agent_id_header: X-Agent-Id, agent_role_header: X-Agent-Role,
                trusted_peers: [10.0.0.5/32]}   # only the auth gateway's headers count
-    audit_store: sqlite:///var/lib/redactor/audit.db   # or postgresql://...
+    audit_store: sqlite:///var/lib/redactor/audit.db   # or sqlite:REL/PATH.db, postgresql://...
+                                                       # (the directory must exist)
     audit_hmac_key_file: /etc/redactor/audit-hmac.key
     audit_signing_key_file: /etc/redactor/audit-signing.pem
     vault_key_file: /etc/redactor/vault.key             # or REDACTOR_VAULT_KEY (hex)
@@ -36,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from yarl import URL
 
+from ..dburl import missing_sqlite_dir, parse_db_url
 from .errors import ConfigError
 
 __all__ = ["IdentityConfig", "JwtConfig", "ProxyConfig", "load_config"]
@@ -156,6 +158,18 @@ class ProxyConfig(_Model):
             raise ValueError("must not have a query or fragment")
         return value.rstrip("/")
 
+    @field_validator("audit_store", "vault_store")
+    @classmethod
+    def _check_store(cls, value: str | None) -> str | None:
+        # Checked here, before the model loads, not when the store first opens.
+        if value is not None:
+            db = parse_db_url(value, sqlite_params=frozenset({"synchronous"}), error=ValueError)
+            missing = missing_sqlite_dir(db)
+            if missing is not None:
+                raise ValueError(f"directory {missing} does not exist (it is not created); "
+                                 "create it or choose another path")
+        return value
+
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
@@ -269,6 +283,7 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
         bad = ".".join(str(p) for p in err["loc"]) or None
         source = sources.get(str(err["loc"][0]) if err["loc"] else "", where)
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        message = message.removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "is required (flag, REDACTOR_" + (bad or "").upper() + " or config file)"
         raise ConfigError(message, source=source, key=bad) from None
