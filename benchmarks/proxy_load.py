@@ -6,7 +6,8 @@ Paths compared (each a separate process; the load generator is this process):
 * ``bare``: a bare aiohttp pass-through proxy written here (one ClientSession, hop-by-hop
   headers dropped, body buffered, no redaction): the ceiling of this architecture here;
 * ``redactor``: ``redactor proxy`` started from its command line, with
-  - a patterns-only policy (proxy/zendesk.yaml on the ``patterns_only`` base),
+  - a patterns-only policy (proxy/zendesk.yaml on the ``patterns_only`` base), and the same
+    on the ``patterns_fast`` base (validated pattern types only, no gazetteers),
   - the NER policy (proxy/zendesk.yaml as shipped, spaCy en_core_web_sm) with 1 and 2
     worker processes.
 
@@ -238,7 +239,10 @@ def policy_files(tmp: Path) -> dict[str, Path]:
     data["extends"] = "patterns_only"
     patterns = tmp / "zendesk_patterns.yaml"
     patterns.write_text(yaml.safe_dump(data))
-    return {"patterns": patterns, "ner": ner}
+    data["extends"] = "patterns_fast"
+    fast = tmp / "zendesk_fast.yaml"
+    fast.write_text(yaml.safe_dump(data))
+    return {"patterns": patterns, "fast": fast, "ner": ner}
 
 
 def audit_append_ms(url: str) -> tuple[float, int]:
@@ -379,12 +383,13 @@ def main() -> int:
         startups = {}
         # (policy, workers, inline_max_bytes, concurrencies, cache-hit rows too)
         plan = [("patterns", 1, None, (1, 16), True), ("patterns", 2, 0, (16,), False),
+                ("fast", 1, None, (1, 16), False),
                 ("ner", 1, None, (1, 16), True), ("ner", 2, None, (1, 16), False)]
         if args.only == "ner-scaling":
             plan = [("ner", 1, None, (16,), False), ("ner", 2, None, (16,), False)]
         for kind, workers, inline, concs, cache_rows in plan:
             proc, url, startup = start_redactor(upstream, policies[kind], workers, inline)
-            label = "patterns-only" if kind == "patterns" else "NER"
+            label = {"patterns": "patterns-only", "fast": "patterns_fast", "ner": "NER"}[kind]
             where = ", in workers" if inline == 0 else ""
             startups[f"{label}, {workers} worker(s){where}"] = startup
             procs.append(proc)
@@ -426,6 +431,14 @@ def main() -> int:
              p16.rps >= 0.5 * bare[16].rps),
             (f"patterns-only c1 added p50 <= 2 ms: {p1.p50 - direct[1].p50:.2f} ms",
              p1.p50 - direct[1].p50 <= 2.0),
+        ]
+    if "fast-1-16" in results:
+        f16, f1 = results["fast-1-16"], results["fast-1-1"]
+        checks += [
+            (f"patterns_fast c16 >= 50% of bare: {100 * f16.rps / bare[16].rps:.0f}%",
+             f16.rps >= 0.5 * bare[16].rps),
+            (f"patterns_fast c1 added p50 <= 2 ms: {f1.p50 - direct[1].p50:.2f} ms",
+             f1.p50 - direct[1].p50 <= 2.0),
         ]
 
     checks += [

@@ -177,9 +177,10 @@ class Redactor:
             texts: the texts; the result has one list of findings per text, in order.
             batch_size: texts per ``nlp.pipe`` batch.
             workers: ``None`` or 1: detection in this process. ``N`` > 1: texts not in the
-                cache are split by size across ``N`` worker processes (started on first use,
-                about 1-3 s each, then kept; see :meth:`close`), unless they hold fewer than
-                ``POOL_MIN_CHARS`` (8,000) characters in all. Same findings either way.
+                cache are split by size across this process and ``N - 1`` worker processes
+                (started on first use, about 1-3 s each, then kept; see :meth:`close`), so
+                ``N`` cores work on them, unless they hold fewer than ``POOL_MIN_CHARS``
+                (8,000) characters in all. Same findings either way.
 
         Texts found in the cache are not analysed again; equal texts in one call are
         analysed once. Each text has its own time budget (the policy's
@@ -218,8 +219,10 @@ class Redactor:
             firsts = [t for t, _, _ in todo]
             if (workers is not None and workers > 1 and len(firsts) > 1
                     and sum(map(len, firsts)) >= POOL_MIN_CHARS):
-                found = self._pool(workers).analyze_many(
-                    firsts, entities=None if entities is None else sorted(wanted), batch_size=batch_size)
+                # workers=N: N-1 worker processes and this one, so N cores in all.
+                found = self._pool(workers - 1).analyze_many(
+                    firsts, entities=None if entities is None else sorted(wanted), batch_size=batch_size,
+                    local=lambda share: self._analyze_uncached(share, wanted, batch_size))
             else:
                 found = self._analyze_uncached(firsts, wanted, batch_size)
             for (_, key, idx), findings in zip(todo, found):
