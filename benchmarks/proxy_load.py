@@ -168,6 +168,7 @@ def start_redactor(upstream: str, policy: Path, workers: int, inline_max_bytes: 
     proc = subprocess.Popen([PY, "-m", "redactor.cli", "proxy", "--upstream", upstream,
                              "--listen", f"127.0.0.1:{port}", "--policy", str(policy),
                              "--workers", str(workers), "--log-level", "WARNING",
+                             "--trusted-peers", "127.0.0.1",  # this load generator is the gateway
                              *(["--audit-store", audit_store] if audit_store else ["--no-audit"])],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
