@@ -11,9 +11,10 @@ import pickle
 import pytest
 
 from redactor import DetectionTimeout, Finding, Redactor
-from redactor.cache import AnalysisCache
+from redactor.cache import AnalysisCache, PayloadCache
 from redactor.engine import POOL_MIN_CHARS
 from redactor.normalize import normalize
+from redactor.operators import OperationContext
 from redactor.recognizer import ScanText
 from redactor.workers import split_balanced
 
@@ -147,3 +148,31 @@ def test_a_timeout_in_a_worker_is_a_detection_timeout_and_the_pool_survives() ->
         assert r._pools[1].analyze_many(["short"]) == [[]]  # still answers
     finally:
         r.close()
+
+
+def test_payload_cache_answers_a_repeated_json_payload_with_a_fresh_copy() -> None:
+    r = Redactor("patterns_only")
+    payload = {"ticket": {"description": "mail jo@example.org", "tags": ["a", 1, None, 2.5]}}
+    first = r.redact_json(payload)
+    assert first.value == {"ticket": {"description": "mail <EMAIL_ADDRESS>", "tags": ["a", 1, None, 2.5]}}
+    assert first.counts == {"EMAIL_ADDRESS": 1}
+    assert r.payload_cache is not None and len(r.payload_cache) == 1
+    second = r.redact_json(payload)
+    assert (second.value, second.counts) == (first.value, first.counts)
+    second.value["ticket"]["description"] = "changed by the caller"
+    assert r.redact_json(payload).value["ticket"]["description"] == "mail <EMAIL_ADDRESS>"
+    r.redact_json(payload, ctx=OperationContext())  # a caller's context: not cached
+    r.redact_json({"a": float("nan")})  # NaN cannot be written exactly as JSON: not cached
+    r.redact_json({1: "jo@example.org"})  # a non-str key: not cached
+    assert len(r.payload_cache) == 1
+    assert Redactor("patterns_only", cache_size=0).payload_cache is None
+
+
+def test_payload_cache_is_bounded_by_entries_and_bytes() -> None:
+    cache = PayloadCache(2, max_bytes=10)
+    cache.put(b"k1", b"12345", ())
+    cache.put(b"k2", b"12345", ())
+    cache.put(b"k3", b"1", ())  # 11 bytes in all: the oldest goes
+    assert (cache.get(b"k1"), len(cache)) == (None, 2)
+    cache.put(b"big", b"x" * 11, ())  # larger than the whole budget: not kept
+    assert cache.get(b"big") is None and cache.get(b"k3") == (b"1", ())

@@ -32,7 +32,7 @@ try:  # OpenSSL's HMAC object: copy / update / digest without hmac.HMAC's Python
 except ImportError:  # pragma: no cover - CPython built without OpenSSL
     _OPENSSL_HMAC = None
 
-__all__ = ["AnalysisCache"]
+__all__ = ["AnalysisCache", "PayloadCache"]
 
 
 class AnalysisCache:
@@ -90,6 +90,60 @@ class AnalysisCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class PayloadCache:
+    """LRU of ``HMAC-SHA256(key, scope || JSON bytes) -> redacted JSON bytes and counts``.
+
+    The JSON-payload twin of :class:`AnalysisCache`, for :meth:`Redactor.redact_json`: a
+    payload seen again is answered without walking it. The key is a keyed hash of the
+    payload's canonical bytes (``orjson.dumps``), so the cache holds no raw payload; the
+    value is the *redacted* payload (what the caller already received) and its counts.
+    Bounded by ``max_entries`` entries and ``max_bytes`` of redacted bytes in all (bytes);
+    least-recently-used evicted first. Thread-safe.
+
+    Raises:
+        ValueError: ``max_entries`` < 1 or ``max_bytes`` < 1.
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int = 32 * 1024 * 1024) -> None:
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be at least 1")
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._keys = AnalysisCache(1)  # only for its keyed HMAC state
+        self._items: OrderedDict[bytes, tuple[bytes, tuple[tuple[str, int], ...]]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def key(self, scope: bytes, payload: bytes) -> bytes:
+        h = self._keys._hmac.copy()
+        h.update(scope)
+        h.update(payload)
+        digest: bytes = h.digest()
+        return digest
+
+    def get(self, key: bytes) -> tuple[bytes, tuple[tuple[str, int], ...]] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: bytes, redacted: bytes, counts: tuple[tuple[str, int], ...]) -> None:
+        if len(redacted) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0])
+            self._items[key] = (redacted, counts)
+            self._bytes += len(redacted)
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                _, (gone, _) = self._items.popitem(last=False)
+                self._bytes -= len(gone)
 
     def __len__(self) -> int:
         return len(self._items)

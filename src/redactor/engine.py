@@ -25,7 +25,9 @@ from typing import Any, Collection, Iterable, Iterator, Sequence
 import regex
 
 from .anonymize import apply_operators
-from .cache import AnalysisCache
+import orjson
+
+from .cache import AnalysisCache, PayloadCache
 from .errors import OperatorError, PolicyOperatorError, UnknownEntityError
 from .findings import Finding, resolve_overlaps
 from .lists import DenyListRecognizer
@@ -85,7 +87,10 @@ class Redactor:
             cache off). The cache (:class:`~redactor.cache.AnalysisCache`) is keyed by
             HMAC-SHA256 of the text with a per-process random key and the policy hash, and
             holds *findings* (entity types and offsets), never the text or the values found;
-            a hit skips detection, the operators still run.
+            a hit skips detection, the operators still run. :meth:`redact_json` also keeps
+            the last ``cache_size // 16`` *redacted* payloads (at most 32 MB) under a keyed
+            hash of the payload (:class:`~redactor.cache.PayloadCache`), used only when no
+            ``ctx`` is passed (then the result depends on the payload alone).
 
     Raises:
         PolicyError: invalid policy, or it enables an entity type no recognizer produces.
@@ -135,6 +140,8 @@ class Redactor:
         self.entity_types = enabled
         self._extra = tuple(extra_recognizers)
         self.cache: AnalysisCache | None = AnalysisCache(cache_size) if cache_size else None
+        self.payload_cache: PayloadCache | None = (PayloadCache(max(1, cache_size // 16))
+                                                   if cache_size else None)
         self._scopes: dict[frozenset[str], bytes] = {}
         self._pools: dict[int, Any] = {}
         self._pools_lock = threading.Lock()
@@ -361,8 +368,21 @@ class Redactor:
             a :class:`~redactor.structured.JsonRedactionResult` with a new ``value`` of the
             same structure and ``counts`` of findings per entity type.
         """
-        return redact_json(self, self._json_rules, value,
-                           ctx=ctx or OperationContext(hash_key=self._hash_key), workers=workers)
+        cache = self.payload_cache if ctx is None else None  # a caller's ctx: results vary
+        raw = _canonical_json(value) if cache is not None else None
+        if cache is None or raw is None:
+            return redact_json(self, self._json_rules, value,
+                               ctx=ctx or OperationContext(hash_key=self._hash_key), workers=workers)
+        key = cache.key(self._scope(self.entity_types) + b"json|", raw)
+        hit = cache.get(key)
+        if hit is not None:  # a fresh copy: the caller may change what it gets
+            return JsonRedactionResult(orjson.loads(hit[0]), dict(hit[1]))
+        result = redact_json(self, self._json_rules, value,
+                             ctx=OperationContext(hash_key=self._hash_key), workers=workers)
+        redacted = _canonical_json(result.value)
+        if redacted is not None and orjson.loads(redacted) == result.value:  # JSON round trip
+            cache.put(key, redacted, tuple(result.counts.items()))
+        return result
 
     def operate_entity(self, value: str, entity_type: str, ctx: OperationContext) -> str:
         """Apply ``entity_type``'s operator to a whole value (JSON ``entity`` rules)."""
@@ -375,6 +395,31 @@ class Redactor:
             operator = self._operators[entity_type] = build_operator(
                 spec.type, spec.params, hash_key=self._hash_key)
         return operator
+
+
+def _canonical_json(value: Any) -> bytes | None:
+    """``orjson.dumps(value)``, or None for what orjson cannot write exactly (non-str keys,
+    integers over 64 bits, NaN / infinity, other types): such payloads are not cached."""
+    try:
+        raw = orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+    if b"null" in raw and _has_nonfinite(value):
+        return None  # orjson writes NaN and infinity as null: two payloads, one key
+    return raw
+
+
+def _has_nonfinite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return False
 
 
 def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Finding]:
