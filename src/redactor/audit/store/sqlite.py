@@ -220,8 +220,8 @@ class SqliteStore(AuditStore):
     def close(self) -> None:
         if self._conn is not None:
             try:
-                if self._writable:  # fold the WAL into the file: a stopped store is one file
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                # The last connection to close folds the WAL into the file and deletes it
+                # (SQLite does this itself), so a stopped store is one file.
                 self._conn.close()
             except sqlite3.Error:
                 pass
