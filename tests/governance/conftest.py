@@ -8,7 +8,6 @@ They are skipped when the server is unreachable, except in CI (``CI=true``) or w
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from pathlib import Path
@@ -17,29 +16,7 @@ from typing import Any, Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-PG_URL = os.environ.get("REDACTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-_pg_ok: bool | None = None
-
-
-def pg_available() -> bool:
-    global _pg_ok
-    if _pg_ok is None:
-        try:
-            import psycopg
-
-            psycopg.connect(PG_URL, connect_timeout=2).close()
-            _pg_ok = True
-        except Exception:
-            _pg_ok = False
-    return _pg_ok
-
-
-def need_pg() -> None:
-    if not pg_available():
-        if os.environ.get("REDACTOR_REQUIRE_PG") == "1" or os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {PG_URL} is required here (CI or REDACTOR_REQUIRE_PG=1)")
-        pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
-
+from .doubles import PG_URL, Clock, need_pg  # noqa: F401  (PG_URL, Clock: re-exported to the tests)
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
@@ -50,19 +27,6 @@ def pg_schema() -> Iterator[str]:
     yield schema
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
-class Clock:
-    """A settable clock: seconds since the epoch; ``tick`` advances it."""
-
-    def __init__(self, now: float = 1_780_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -3,56 +3,26 @@
 from __future__ import annotations
 
 import multiprocessing
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from redactor.audit import (Action, AuditEvent, AuditStore, AuditStoreError, AuditTrail,
+from redactor.audit import (Action, AuditEvent, AuditStoreError, AuditTrail,
                             AuditWriteError, Outcome, Resource, export, open_store, verify)
 from redactor.audit.spool import Spool
-from redactor.audit.store import Snapshot, Transaction
 
 from . import _workers
 from .conftest import Clock
+from .doubles import FlakyStore, Switch
 
 
 def view(i: int, actor: str = "agent-1") -> AuditEvent:
     return AuditEvent(action=Action.VIEW, actor=actor, role="agent",
                       resource=Resource("GET", f"/api/tickets/{i}?q=x", str(i)),
                       entities={"EMAIL_ADDRESS": 1})
-
-
-class Switch:
-    down = False
-
-
-class FlakyStore(AuditStore):
-    """A real store whose appends fail while ``switch.down`` is set."""
-
-    def __init__(self, url: str, switch: Switch) -> None:
-        self._inner, self._switch = open_store(url), switch
-        self.url = self._inner.url
-
-    def create(self) -> str:
-        return self._inner.create()
-
-    @contextmanager
-    def locked(self, *, durable: bool = True) -> Iterator[Transaction]:
-        if self._switch.down:
-            raise AuditStoreError("store down (test)")
-        with self._inner.locked(durable=durable) as txn:
-            yield txn
-
-    def snapshot(self):  # type: ignore[no-untyped-def]
-        return self._inner.snapshot()
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 def test_record_fields_and_receipts(store_url: str, clock: Clock) -> None:

@@ -17,7 +17,7 @@ from redactor.operators import OperationContext
 from redactor.vault import TokenScope, Vault, VaultKey
 
 from .conftest import Clock
-from .test_audit_trail import FlakyStore, Switch
+from .doubles import FlakyStore, Switch
 
 EMAIL, PHONE = "zelda.quux@example.org", "+1 415 555 0142"
 CARD, IBAN = "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00"

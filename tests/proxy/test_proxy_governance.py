@@ -5,10 +5,8 @@ spool during a store outage), and no raw value in any record, log line or metric
 from __future__ import annotations
 
 import gzip
-import os
 import random
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,11 +17,11 @@ import pytest
 
 import fake_crm
 from proxy_helpers import PLANTED, governed_policy
-from redactor.audit import AuditStore, export, load_hmac_key, load_public_key, open_store, verify
-from redactor.audit.errors import AuditStoreError
+from redactor.audit import export, load_hmac_key, load_public_key, verify
 from redactor.audit.keys import HMAC_FILE, PUBLIC_FILE, generate_keys
 from redactor.proxy import GOVERNANCE, governance_plugin
 from redactor.vault import TOKEN_RE, VaultKeyError, generate_key_file
+from tests.governance.doubles import PG_URL, Clock, FlakyStore, Switch, need_pg
 
 pytestmark = pytest.mark.asyncio
 
@@ -37,17 +35,6 @@ REASON = "customer asked to confirm the address"
 def at(hour: int, minute: int = 0) -> float:
     """Epoch seconds on Wednesday 2026-06-03 at hour:minute UTC."""
     return datetime(2026, 6, 3, hour, minute, tzinfo=timezone.utc).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -372,34 +359,6 @@ async def test_audit_verify_passes_after_a_session(make_proxy, gov, clock, tmp_p
     assert [r["seq"] for r in records(url)] == list(range(1, 9))
 
 
-class Switch:
-    down = False
-
-
-class FlakyStore(AuditStore):
-    """A real SQLite store whose appends fail while ``switch.down`` is set."""
-
-    def __init__(self, url: str, switch: Switch) -> None:
-        self._inner, self._switch = open_store(url), switch
-        self.url = self._inner.url
-
-    def create(self) -> str:
-        return self._inner.create()
-
-    @contextmanager
-    def locked(self, *, durable: bool = True) -> Iterator[Any]:
-        if self._switch.down:
-            raise AuditStoreError("store down (test)")
-        with self._inner.locked(durable=durable) as txn:
-            yield txn
-
-    def snapshot(self):  # type: ignore[no-untyped-def]
-        return self._inner.snapshot()
-
-    def close(self) -> None:
-        self._inner.close()
-
-
 async def test_store_outage_spools_views_and_fails_reveals_closed(make_proxy, upstream, gov, clock,
                                                                  tmp_path):
     switch = Switch()
@@ -467,7 +426,6 @@ async def test_no_raw_value_in_audit_records_logs_or_metrics(make_proxy, gov, cl
         assert not [line for line in log_lines if value in line]
 
 
-PG_URL = os.environ.get("REDACTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
@@ -475,12 +433,7 @@ def pg_schemas() -> Iterator[tuple[str, str]]:
     """Two fresh PostgreSQL schemas (audit, vault), dropped after the test."""
     import psycopg
 
-    try:
-        psycopg.connect(PG_URL, connect_timeout=2).close()
-    except Exception:
-        if os.environ.get("REDACTOR_REQUIRE_PG") == "1" or os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at {PG_URL} is required here")
-        pytest.skip(f"PostgreSQL at {PG_URL} is not reachable")
+    need_pg()
     names = (f"a_{uuid.uuid4().hex[:12]}", f"v_{uuid.uuid4().hex[:12]}")
     yield names
     with psycopg.connect(PG_URL, autocommit=True) as conn:
