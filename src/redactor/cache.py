@@ -35,6 +35,13 @@ except ImportError:  # pragma: no cover - CPython built without OpenSSL
 __all__ = ["AnalysisCache", "PayloadCache"]
 
 
+def _keyed_hmac() -> Any:
+    """HMAC-SHA256 state with a fresh random 32-byte key absorbed; ``.copy()`` it per key."""
+    secret = os.urandom(32)
+    return (_OPENSSL_HMAC(secret, digestmod="sha256") if _OPENSSL_HMAC is not None
+            else hmac.new(secret, digestmod="sha256"))
+
+
 class AnalysisCache:
     """LRU of ``HMAC-SHA256(key, scope || text) -> findings``, at most ``max_entries`` entries.
 
@@ -53,9 +60,7 @@ class AnalysisCache:
             raise ValueError(f"max_entries must be at least 1, not {max_entries}")
         self.max_entries = max_entries
         # HMAC state with the key already absorbed; copying it skips the key set-up per text.
-        secret = os.urandom(32)
-        self._hmac: Any = (_OPENSSL_HMAC(secret, digestmod="sha256") if _OPENSSL_HMAC is not None
-                           else hmac.new(secret, digestmod="sha256"))
+        self._hmac: Any = _keyed_hmac()
         self._items: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -113,13 +118,13 @@ class PayloadCache:
         if max_entries < 1 or max_bytes < 1:
             raise ValueError("max_entries and max_bytes must be at least 1")
         self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._keys = AnalysisCache(1)  # only for its keyed HMAC state
+        self._hmac: Any = _keyed_hmac()
         self._items: OrderedDict[bytes, tuple[bytes, tuple[tuple[str, int], ...]]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def key(self, scope: bytes, payload: bytes) -> bytes:
-        h = self._keys._hmac.copy()
+        h = self._hmac.copy()
         h.update(scope)
         h.update(payload)
         digest: bytes = h.digest()
