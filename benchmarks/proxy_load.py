@@ -425,23 +425,15 @@ def main() -> int:
         print(f"startup to healthy ({name}): {s:.2f} s")
     ner1, ner2 = results["ner-1-16"], results["ner-2-16"]
     checks = []
-    if "patterns-1-16" in results:
-        p16, p1 = results["patterns-1-16"], results["patterns-1-1"]
-        checks += [
-            (f"patterns-only c16 >= 50% of bare: {100 * p16.rps / bare[16].rps:.0f}%",
-             p16.rps >= 0.5 * bare[16].rps),
-            (f"patterns-only c1 added p50 <= 2 ms: {p1.p50 - direct[1].p50:.2f} ms",
-             p1.p50 - direct[1].p50 <= 2.0),
-        ]
-    if "fast-1-16" in results:
-        f16, f1 = results["fast-1-16"], results["fast-1-1"]
-        checks += [
-            (f"patterns_fast c16 >= 50% of bare: {100 * f16.rps / bare[16].rps:.0f}%",
-             f16.rps >= 0.5 * bare[16].rps),
-            (f"patterns_fast c1 added p50 <= 2 ms: {f1.p50 - direct[1].p50:.2f} ms",
-             f1.p50 - direct[1].p50 <= 2.0),
-        ]
-
+    for kind, label in (("patterns", "patterns-only"), ("fast", "patterns_fast")):
+        if f"{kind}-1-16" in results:
+            c16, c1 = results[f"{kind}-1-16"], results[f"{kind}-1-1"]
+            checks += [
+                (f"{label} c16 >= 50% of bare: {100 * c16.rps / bare[16].rps:.0f}%",
+                 c16.rps >= 0.5 * bare[16].rps),
+                (f"{label} c1 added p50 <= 2 ms: {c1.p50 - direct[1].p50:.2f} ms",
+                 c1.p50 - direct[1].p50 <= 2.0),
+            ]
     checks += [
         (f"NER 2 workers >= 1.7x 1 worker at c16: {ner2.rps / ner1.rps:.2f}x (CPU ms per request "
          f"{ner1.cpu_ms or 0:.1f} vs {ner2.cpu_ms or 0:.1f}: on 2 free cores the ceiling is "
