@@ -75,3 +75,53 @@ def test_anchor_starts_the_scan_at_the_first_anchor_and_skips_texts_without_one(
     text = "ref xgb12 then gb82 west 1234 5698 and de89 3704 0044 0532"
     assert [(f.start, f.end) for f in rec.find(ScanText(text))] == [(15, 34), (39, 58)]
     assert rec.find(ScanText("no check digits here: ab cd 12")) == []
+
+
+# -- phone verdict memo, card runs, repeats by str.find (speed work of issues 4 and 5) -------
+
+def _phone_recognizer():  # type: ignore[no-untyped-def]
+    from redactor import Redactor
+
+    return next(r for r in Redactor(policy="patterns_fast")._recognizers if r.name == "phone")
+
+
+def test_phone_memo_gives_the_same_findings_and_holds_no_number_in_clear() -> None:
+    phone = _phone_recognizer()
+    text = "Call 415-555-0183 today. Again: 415-555-0183, or +44 20 7946 0958."
+    first = phone.find(ScanText(text))
+    assert [(f.start, f.end, f.score) for f in first] == [(5, 17, 1.0), (32, 44, 1.0), (49, 65, 1.0)]  # "call" is a context word
+    assert len(phone._memo) == 2  # one verdict per distinct candidate
+    assert all(isinstance(k, bytes) and len(k) == 16 for k in phone._memo)
+    assert [(f.start, f.end, f.score) for f in phone.find(ScanText(text))] == [
+        (f.start, f.end, f.score) for f in first]
+
+
+def test_valid_card_in_printed_groups_is_not_split_into_phone_numbers() -> None:
+    phone = _phone_recognizer()
+    # 4111 1111 1111 1111 passes Luhn and the Visa range: no phone piece inside it.
+    assert phone.find(ScanText("card 4111 1111 1111 1111 on file")) == []
+    # One digit off fails Luhn: the run is decomposed as before.
+    assert [(f.start, f.end) for f in phone.find(ScanText("call 4155 5501 8312 3456 now"))] != []
+
+
+def test_repeats_of_many_values_go_through_the_word_index_alike() -> None:
+    from redactor.engine import _FIND_VALUES, _repeats
+    from redactor.recognizer import Deadline
+
+    words = [f"Name{i}" for i in range(_FIND_VALUES + 4)]
+    text = " ".join(words) + " | " + " ".join(words) + " xName0 Name0y"
+    found = [Finding("PERSON", text.index(w), text.index(w) + len(w), 0.9, "t") for w in words]
+    starts = sorted(f.start for f in _repeats(text, found, Deadline(None)))
+    assert starts == [text.index(w, text.index("|")) for w in words]
+    few = found[:3]
+    assert sorted(f.start for f in _repeats(text, few, Deadline(None))) == starts[:3]
+
+
+def test_payload_cache_can_be_turned_off_and_the_proxy_does() -> None:
+    from redactor import Redactor
+    from redactor.policy import load_policy
+    from redactor.proxy.bodies import RedactorSet
+
+    assert Redactor(policy="patterns_fast", payload_cache=False).payload_cache is None
+    assert Redactor(policy="patterns_fast", payload_cache=False).cache is not None
+    assert RedactorSet(load_policy("patterns_fast")).for_role(None).payload_cache is None

@@ -91,6 +91,8 @@ class Redactor:
             the last ``cache_size // 16`` *redacted* payloads (at most 32 MB) under a keyed
             hash of the payload (:class:`~redactor.cache.PayloadCache`), used only when no
             ``ctx`` is passed (then the result depends on the payload alone).
+        payload_cache: ``False`` keeps the findings cache but not the payload cache, for a
+            caller that caches whole payloads itself (the proxy caches raw bodies).
 
     Raises:
         PolicyError: invalid policy, or it enables an entity type no recognizer produces.
@@ -105,7 +107,7 @@ class Redactor:
 
     def __init__(self, policy: PolicySource = None, *, model: str | None = _FROM_POLICY,
                  extra_recognizers: Sequence[Any] = (), hash_key: bytes | None = None,
-                 cache_size: int = 4096) -> None:
+                 cache_size: int = 4096, payload_cache: bool = True) -> None:
         if cache_size < 0:
             raise ValueError(f"cache_size must be >= 0 (0 turns the cache off), not {cache_size}")
         self.policy: Policy = load_policy(policy)
@@ -141,7 +143,7 @@ class Redactor:
         self._extra = tuple(extra_recognizers)
         self.cache: AnalysisCache | None = AnalysisCache(cache_size) if cache_size else None
         self.payload_cache: PayloadCache | None = (PayloadCache(max(1, cache_size // 16))
-                                                   if cache_size else None)
+                                                   if cache_size and payload_cache else None)
         self._scopes: dict[frozenset[str], bytes] = {}
         self._pools: dict[int, Any] = {}
         self._pools_lock = threading.Lock()
@@ -429,8 +431,9 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
     ("Dana Fakesmith called. ... Dana Fakesmith said"): every whole-word repeat of a
     found value is found too (not preceded or followed by a word character).
 
-    Linear in the text plus the occurrences: values that start with a word character are
-    looked up through an index of the text's word positions, the others with ``str.find``.
+    Up to 16 distinct values are looked up with ``str.find``; beyond that, values that start
+    with a word character go through an index of the text's word positions, so the time stays
+    linear in the text plus the occurrences.
     """
     if not findings:
         return []
@@ -442,9 +445,12 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
             best[value] = f
     words: dict[str, list[int]] | None = None
     repeats: list[Finding] = []
+    # A few values: str.find (C speed) per value. Many values: one index of the text's word
+    # positions, so the work stays linear in the text however many values were found.
+    indexed = len(best) > _FIND_VALUES
     for value, f in best.items():
         deadline.check("repeats")
-        lead = _WORD_RUN.match(value)
+        lead = _WORD_RUN.match(value) if indexed else None
         if lead is not None:
             if words is None:
                 words = {}
@@ -466,6 +472,7 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
 
 
 _WORD_RUN = regex.compile(r"\w+")
+_FIND_VALUES = 16
 
 
 def _is_word(text: str, i: int) -> bool:

@@ -24,6 +24,9 @@ two dashes or dots) or next to a context word.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .findings import Finding
 from .recognizer import KINDS, Context, Deadline, ScanText, boost
+from .validators import credit_card
 
 __all__ = ["PhoneRecognizer", "PhoneRecognizerSpec"]
 
@@ -48,8 +52,8 @@ _CANDIDATE = regex.compile(
     """,
     regex.VERBOSE | regex.IGNORECASE,
 )
-_MAX_PIECES = 6
-_EXTENSION = regex.compile(r"[A-Za-z]")  # a phone number has at most this many space-separated groups
+_MAX_PIECES = 6  # a phone number has at most this many space-separated groups
+_EXTENSION = regex.compile(r"[A-Za-z]")
 _DIGIT = regex.compile(r"\d")
 # Dates and times share the shape of short phone numbers; they are never phones.
 _DATE_LIKE = regex.compile(
@@ -60,6 +64,10 @@ _SSN_SHAPE = regex.compile(r"\d{3}-\d{2}-\d{4}")
 # IP addresses and version numbers; five dotted pairs ("01.84.17.61.18") are a French phone.
 _DOTTED_QUAD = regex.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)")
 _PIECE = regex.compile(r"\S+")
+# A payment card written in its printed groups (4-4-4-4, Amex 4-6-5, 4-4-4-4-3): when such a
+# run is also a valid card number it is the card recognizer's, not a row of phone pieces.
+_CARD_GROUPS = regex.compile(r"\d{4}([ -])(?:\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{6}\1\d{5})")
+_MEMO_SIZE = 4096
 
 
 class PhoneRecognizerSpec(BaseModel):
@@ -99,6 +107,12 @@ class PhoneRecognizer:
         enable = getattr(phonenumbers, "enable_pattern_cache", None)
         if enable is not None:
             enable()
+        # Verdicts of recent candidates: a ticket repeats its customer's number in every
+        # comment, and parsing is ~70 us per region. Keyed by a keyed BLAKE2b digest so the
+        # memo holds no phone number in clear.
+        self._memo: dict[bytes, int | None] = {}
+        self._memo_key = os.urandom(32)
+        self._memo_lock = threading.Lock()
 
     def find(self, scan: ScanText) -> list[Finding]:
         if scan.digit_count < self._min_digits:
@@ -110,6 +124,8 @@ class PhoneRecognizer:
             deadline.check(self.name)
             # Fewer digits than any number has: no piece of the run can rank (see _rank).
             if len(_DIGIT.findall(text, m.start(), m.end())) < self._min_digits:
+                continue
+            if _CARD_GROUPS.fullmatch(text, m.start(), m.end()) and credit_card(m.group()):
                 continue
             for start, end, verdict in self._decompose(text, m.start(), m.end(), deadline):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
@@ -180,7 +196,20 @@ class PhoneRecognizer:
         if (_DATE_LIKE.fullmatch(candidate) or _SSN_SHAPE.fullmatch(candidate)
                 or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end, end + 8)):
             return None
-        return self._check(candidate)
+        return self._memo_check(candidate)
+
+    def _memo_check(self, candidate: str) -> int | None:
+        key = hashlib.blake2b(candidate.encode("utf-8", "surrogatepass"), key=self._memo_key,
+                              digest_size=16).digest()
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        verdict = self._check(candidate)
+        with self._memo_lock:
+            if len(memo) >= _MEMO_SIZE:  # oldest first: dicts keep insertion order
+                del memo[next(iter(memo))]
+            memo[key] = verdict
+        return verdict
 
     def _check(self, candidate: str) -> int | None:
         """How strongly ``candidate`` is a phone number (see the _INTERNATIONAL.. ranks)."""

@@ -47,7 +47,11 @@ class RedactorSet:
 
     def __init__(self, policy: Policy, *, model: Any = ...) -> None:
         self.policy = policy
-        self._kwargs = {} if model is ... else {"model": model}
+        # The proxy caches whole redacted bodies (proxy/cache.py): a second payload cache in
+        # each Redactor would only cost two serialisations per response.
+        self._kwargs: dict[str, Any] = {"payload_cache": False}
+        if model is not ...:
+            self._kwargs["model"] = model
         self._base = Redactor(policy, **self._kwargs)
         self._by_role: dict[str, Redactor] = {}
 
