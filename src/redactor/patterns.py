@@ -7,7 +7,8 @@ Declared in packs as ``kind: pattern`` (the default)::
       patterns:
         - {name: ssn_dashed, regex: '(?<!\\d)\\d{3}-\\d{2}-\\d{4}(?!\\d)', score: 0.5}
       # a pattern's ``within: "@"`` scans only the whitespace-free runs holding an "@"
-      # (every match must hold one and no whitespace): a long text is not scanned whole
+      # (every match must hold one and no whitespace): a long text is not scanned whole;
+      # ``digit_run: true`` scans only the runs of digits, spaces, dots and dashes
       validator: us_ssn          # drop candidates that fail area/group/serial rules
       valid_score: 0.85          # score of a candidate the validator accepts
       context: [ssn, social security]
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import regex
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import RecognizerError
 from .findings import Finding
@@ -58,6 +59,16 @@ class PatternSpec(BaseModel):
     # digit-first anchor spares a scan that would try every lowercase letter).
     anchor: str | None = Field(None, min_length=1)
     anchor_lead: int = Field(0, ge=0)
+    # Every match starts and ends with a digit and holds only digits, spaces, dots and dashes
+    # (lookarounds may look further): only the runs of such characters holding the
+    # recognizer's ``min_digits`` are scanned (payment cards, SSNs in a long ticket).
+    digit_run: bool = False
+
+    @model_validator(mode="after")
+    def _one_prefilter(self) -> PatternSpec:
+        if self.digit_run and (self.within is not None or self.anchor is not None):
+            raise ValueError("digit_run already limits the scan: drop 'within' and 'anchor'")
+        return self
 
 
 class PatternRecognizerSpec(BaseModel):
@@ -88,6 +99,7 @@ class _Compiled:
     within: str | None
     anchor: Any
     anchor_lead: int
+    digit_run: bool
 
 
 class PatternRecognizer:
@@ -121,7 +133,7 @@ class PatternRecognizer:
             raise RecognizerError(f"pattern '{p.name}' does not compile: {exc}",
                                   source=source, recognizer=self.name) from None
         return _Compiled(p.name, compiled, p.score, "value" in compiled.groupindex, p.within,
-                         anchor, p.anchor_lead)
+                         anchor, p.anchor_lead, p.digit_run)
 
     def find(self, scan: ScanText) -> list[Finding]:
         text = scan.text
@@ -139,7 +151,9 @@ class PatternRecognizer:
             # Validators and context checks run between matches: the budget covers them too.
             try:
                 spans = [(0, len(text))] if p.within is None else _runs(text, p.within)
-                if p.anchor is not None:  # patterns with the same anchor share one search
+                if p.digit_run:
+                    spans = scan.digit_runs(self._min_digits, self.name)
+                elif p.anchor is not None:  # patterns with the same anchor share one search
                     hit = scan.first(p.anchor, deadline.remaining(self.name))
                     spans = [] if hit < 0 else [(max(0, hit - p.anchor_lead), len(text))]
                 for lo, hi in spans:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -101,6 +102,7 @@ class PhoneRecognizer:
         self._max_digits = spec.max_digits
         for region in self._regions:  # compile the numbering plans now, not inside a timed pass
             _plan(region)
+            _valid_shapes(region)
         # phonenumbers compiles its metadata patterns with re.compile at every check; for 32
         # regions they overflow re's 512-entry cache and are compiled again and again (about
         # 10% of the pattern pass on long texts). Its own cache keeps them (phonenumbers >= 9).
@@ -217,7 +219,8 @@ class PhoneRecognizer:
             raw = "+" + candidate[2:] if candidate.startswith("00") else candidate
             return _verdict(_parse(raw, None), _INTERNATIONAL)
         # Only regions whose numbering plan can hold these digits are parsed (parsing is
-        # the costly part: ~70 us per region), and each of them at most once.
+        # the costly part), each at most once, and for validity only where the digits have
+        # the shape of some number type of the region (a parse that could not be valid).
         plausible = _plausible_regions(candidate, self._regions)
         parsed: dict[str, Any] = {}
 
@@ -226,10 +229,10 @@ class PhoneRecognizer:
                 parsed[region] = _parse(candidate, region)
             return parsed[region]
 
-        if any(_is_valid(number(r)) for r in self._home if r in plausible):
+        if any(plausible[r] and _is_valid(number(r)) for r in self._home if r in plausible):
             return _HOME
         # A bare run of digits is more often an id or a timestamp than a foreign number.
-        if not candidate.isdigit() and any(_is_valid(number(r)) for r in plausible):
+        if not candidate.isdigit() and any(v and _is_valid(number(r)) for r, v in plausible.items()):
             return _FOREIGN
         return _POSSIBLE if any(_is_possible(number(r)) for r in plausible) else None
 
@@ -260,40 +263,95 @@ def _plan(region: str) -> tuple[frozenset[int], Any, Any]:
             regex.compile(prefix) if prefix else None)
 
 
-def _plausible_regions(candidate: str, regions: tuple[str, ...]) -> list[str]:
-    """The regions for which ``parse(candidate, region)`` can possibly succeed.
+def _plausible_regions(candidate: str, regions: tuple[str, ...]) -> dict[str, bool]:
+    """The regions for which ``parse(candidate, region)`` can possibly succeed, in order,
+    each with whether the parsed number can be *valid* there.
 
-    A cheap necessary condition, from libphonenumber metadata: the digits, with or without
+    Cheap necessary conditions, from libphonenumber metadata: the digits, with or without
     the region's trunk prefix, have one of the region's possible lengths and match its
-    general number pattern. Candidates with an extension are parsed for every region.
+    general number pattern; to be valid they must also match the pattern of one number type
+    (fixed line, mobile, toll free, ...) of a region with the same calling code. Candidates
+    with an extension, or that may be rewritten when parsed (an international dialling
+    prefix, a prefix transform rule), are parsed for every region.
     """
     if _EXTENSION.search(candidate):
-        return list(regions)
+        return dict.fromkeys(regions, True)
     digits = "".join(_DIGIT.findall(candidate))
-    n = len(digits)
-    fits = []
-    for region, lengths, shortest, pattern, prefix in _plans(regions):
-        if pattern is None:
-            fits.append(region)
-            continue
-        if n in lengths and pattern.fullmatch(digits) is not None:
-            fits.append(region)
-            continue
-        if prefix is None or n <= shortest:  # a trunk prefix of 1+ digits leaves too few
-            continue
+    plans = _plans(regions)
+    forms: dict[str, list[str]] = {}
+    for region, pattern in plans.by_length.get(len(digits), ()):
+        if pattern.fullmatch(digits) is not None:
+            forms[region] = [digits]
+    for prefix, members in plans.by_prefix:  # each distinct trunk prefix is tried once
         m = prefix.match(digits)
-        if m is not None and m.end() > 0:
-            rest = digits[m.end():]
+        if m is None or m.end() == 0:
+            continue
+        rest = digits[m.end():]
+        for region, lengths, pattern in members:
             if len(rest) in lengths and pattern.fullmatch(rest) is not None:
-                fits.append(region)
+                forms.setdefault(region, []).append(rest)
+    fits: dict[str, bool] = {}
+    for region in regions:  # in the caller's order
+        if region in plans.unknown:
+            fits[region] = True
+        elif region in forms:
+            valid, idd = _valid_shapes(region)
+            fits[region] = (valid is None or (idd is not None and idd.match(digits) is not None)
+                            or any(valid.fullmatch(f) is not None for f in forms[region]))
     return fits
 
 
+# The number types is_valid_number() accepts (phonenumberutil._number_type_helper).
+_NUMBER_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
+                 "personal_number", "voip", "pager", "uan", "voicemail")
+
+
 @lru_cache(maxsize=None)
-def _plans(regions: tuple[str, ...]) -> tuple[tuple[str, frozenset[int], int, Any, Any], ...]:
-    """``_plan`` of each region with its shortest possible length, looked up once."""
-    return tuple((r, lengths, min(lengths, default=0), pattern, prefix)
-                 for r in regions for lengths, pattern, prefix in [_plan(r)])
+def _valid_shapes(region: str) -> tuple[Any, Any]:
+    """One regex of the national numbers of every type of every region sharing ``region``'s
+    calling code (``is_valid_number`` accepts a number valid for any of them), and the
+    region's international dialling prefix (a number after it is parsed as international).
+    ``(None, None)`` when parsing may rewrite the digits (a prefix transform rule)."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.national_prefix_transform_rule:  # parsing applies only its own
+        return None, None
+    shapes = []
+    for other in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, (region,)):
+        m = phonenumbers.PhoneMetadata.metadata_for_region(other)
+        if m is None:
+            return None, None
+        shapes.extend(d.national_number_pattern for d in (getattr(m, t) for t in _NUMBER_TYPES)
+                      if d is not None and d.national_number_pattern)
+    if not shapes:
+        return None, None
+    idd = regex.compile(meta.international_prefix) if meta.international_prefix else None
+    return regex.compile("|".join(f"(?:{s})" for s in shapes)), idd
+
+
+@dataclass(frozen=True)
+class _Plans:
+    """The numbering plans of a tuple of regions, indexed for :func:`_plausible_regions`."""
+
+    by_length: dict[int, list[tuple[str, Any]]]  # national length -> (region, pattern)
+    by_prefix: list[tuple[Any, list[tuple[str, frozenset[int], Any]]]]  # trunk prefix -> regions
+    unknown: frozenset[str]  # regions without metadata: always parsed
+
+
+@lru_cache(maxsize=None)
+def _plans(regions: tuple[str, ...]) -> _Plans:
+    by_length: dict[int, list[tuple[str, Any]]] = {}
+    by_prefix: dict[str, tuple[Any, list[tuple[str, frozenset[int], Any]]]] = {}
+    unknown = set()
+    for region in regions:
+        lengths, pattern, prefix = _plan(region)
+        if pattern is None:
+            unknown.add(region)
+            continue
+        for n in lengths:
+            by_length.setdefault(n, []).append((region, pattern))
+        if prefix is not None:
+            by_prefix.setdefault(prefix.pattern, (prefix, []))[1].append((region, lengths, pattern))
+    return _Plans(by_length, list(by_prefix.values()), frozenset(unknown))
 
 
 def _parse(candidate: str, region: str | None) -> Any:

@@ -26,6 +26,11 @@ CONTEXT_MIN_SCORE = 0.4
 
 _WORD = regex.compile(r"\w+")
 _NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
+_DIGIT_RUN = regex.compile(r"\d(?:[\d .\-]*\d)?")
+
+
+def _separators(run: str) -> int:
+    return run.count(" ") + run.count(".") + run.count("-")
 
 
 class Deadline:
@@ -117,6 +122,24 @@ class ScanText:
     _digits: int | None = None
     _lower: str | None = None
     _first: dict[Any, int] = field(default_factory=dict)
+    _digit_runs: list[tuple[int, int, int]] | None = None
+
+    def digit_runs(self, min_digits: int, recognizer: str) -> list[tuple[int, int]]:
+        """Windows ``(start, end)`` (str indices) over the runs of digits joined by spaces,
+        dots and dashes that hold at least ``min_digits`` digits, in order.
+
+        A run starts and ends with a digit; its window ends two characters later, so a
+        pattern's lookahead sees what follows the run (``(?!\\d|[.:]\\d)``). Found once
+        per text.
+
+        Raises:
+            DetectionTimeout: the search ran past the deadline.
+        """
+        if self._digit_runs is None:
+            self._digit_runs = [(m.start(), m.end(), len(m.group()) - _separators(m.group()))
+                                for m in self.deadline.finditer(_DIGIT_RUN, self.text, recognizer)]
+        n = len(self.text)
+        return [(lo, min(n, hi + 2)) for lo, hi, digits in self._digit_runs if digits >= min_digits]
 
     def first(self, pattern: Any, timeout: float | None) -> int:
         """Start of ``pattern``'s first match in the text (-1: none); searched once per pattern.
