@@ -313,9 +313,9 @@ def _valid_shapes(region: str) -> tuple[Any, Any]:
     region's international dialling prefix (a number after it is parsed as international).
     ``(None, None)`` when parsing may rewrite the digits (a prefix transform rule)."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if meta is None or meta.national_prefix_transform_rule:  # parsing applies only its own
-        return None, None
-    shapes = []
+    if meta is None or meta.national_prefix_transform_rule or meta.country_code is None:
+        return None, None  # (parsing applies only the parsing region's own transform rule)
+    shapes: list[str] = []
     for other in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, (region,)):
         m = phonenumbers.PhoneMetadata.metadata_for_region(other)
         if m is None:
