@@ -13,6 +13,7 @@ import pytest
 from redactor import DetectionTimeout, Finding, Redactor
 from redactor.cache import AnalysisCache, PayloadCache
 from redactor.engine import POOL_MIN_CHARS
+from redactor.findings import Finding
 from redactor.normalize import normalize
 from redactor.operators import OperationContext
 from redactor.recognizer import ScanText
@@ -102,6 +103,26 @@ def test_workers_give_the_same_results_as_one_process(redactor: Redactor) -> Non
     assert sum(len(x.findings) for x in parallel) == 12 * 6 * 4
     with pytest.raises(ValueError, match="workers must be at least 1"):
         r.redact_many(texts, workers=0)
+
+
+def test_caller_and_worker_share_the_runs_and_keep_the_order() -> None:
+    from redactor.policy import load_policy
+    from redactor.workers import RedactorPool
+
+    texts = [f"Ticket {i}: mail jo{i}@example.org or call 212-555-01{i:02d}." for i in range(30)]
+    r = Redactor("patterns_only", cache_size=0)
+    expected = r.analyze_many(texts)
+    taken: list[int] = []
+
+    def local(share: list[str]) -> list[list[Finding]]:
+        taken.append(len(share))
+        return r.analyze_many(share)
+
+    with RedactorPool(load_policy("patterns_only"), workers=1, model=None) as pool:
+        found = pool.analyze_many(texts, local=local)
+    assert found == expected
+    assert [(f.start, f.end) for f in found[7]] == [(15, 30), (39, 51)]
+    assert taken and sum(taken) < len(texts)  # the caller took runs from the back, not all
 
 
 def test_small_worker_calls_stay_in_process() -> None:
