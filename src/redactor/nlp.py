@@ -111,9 +111,30 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
             if name not in needed:
                 nlp.remove_pipe(name)
         nlp.max_length = CHUNK_CHARS + CHUNK_OVERLAP + 1
+        _warm_vocab(nlp)
         log.info("loaded spaCy pipeline %s with components %s", model, nlp.pipe_names)
         _pipelines[model] = nlp
         return nlp
+
+
+# Lexemes made inside a memory zone (see NerRecognizer.find_many) are freed when it exits, so
+# every call would build again those of the words it holds; for the most common words they
+# are made once, here, outside any zone (about 0.2 s and 20,000 lexemes; 2-5% faster
+# per string on ticket text).
+WARM_WORDS = 10_000
+
+
+def _warm_vocab(nlp: Any) -> None:
+    from wordfreq import top_n_list
+
+    try:
+        words = top_n_list(nlp.lang, WARM_WORDS)
+    except (LookupError, ValueError):  # a language wordfreq does not list: nothing to warm
+        return
+    vocab = nlp.vocab
+    for word in words:
+        vocab[word]
+        vocab[word.title()]
 
 
 def _chunks(text: str) -> Iterator[tuple[int, str]]:
