@@ -433,8 +433,8 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
     found value is found too (not preceded or followed by a word character).
 
     Up to 16 distinct values are looked up with ``str.find``; beyond that, values that start
-    with a word character go through an index of the text's word positions, so the time stays
-    linear in the text plus the occurrences.
+    with a word character are found by their first word in one scan of the text, so the time
+    stays linear in the text plus the occurrences.
     """
     if not findings:
         return []
@@ -444,21 +444,27 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
         value = text[f.start:f.end]
         if len(value) >= 2 and (value not in best or f.score > best[value].score):
             best[value] = f
-    words: dict[str, list[int]] | None = None
     repeats: list[Finding] = []
-    # A few values: str.find (C speed) per value. Many values: one index of the text's word
-    # positions, so the work stays linear in the text however many values were found.
-    indexed = len(best) > _FIND_VALUES
+    # A few values: str.find (C speed) per value. Many values: the values that start with a
+    # word are looked up by their first word, all at once in one scan of the text (a regex
+    # named list is a hashed set), so the work stays linear in the text however many values.
+    by_lead: dict[str, list[str]] = {}
+    if len(best) > _FIND_VALUES:
+        for value in best:
+            lead = _WORD_RUN.match(value)
+            if lead is not None:
+                by_lead.setdefault(lead.group(), []).append(value)
+    starts_of: dict[str, list[int]] = {}
+    if by_lead:
+        leads = regex.compile(r"(?<!\w)\L<leads>(?!\w)", leads=list(by_lead))
+        for m in deadline.finditer(leads, text, "repeats"):
+            for value in by_lead[m.group()]:
+                starts_of.setdefault(value, []).append(m.start())
     for value, f in best.items():
         deadline.check("repeats")
-        lead = _WORD_RUN.match(value) if indexed else None
-        if lead is not None:
-            if words is None:
-                words = {}
-                for m in deadline.finditer(_WORD_RUN, text, "repeats"):
-                    words.setdefault(m.group(), []).append(m.start())
-            # The word run at an occurrence's start must be exactly the value's first word run.
-            starts: Iterable[int] = words.get(lead.group(), ())
+        if by_lead and _WORD_RUN.match(value) is not None:
+            # the word at an occurrence's start is exactly the value's first word
+            starts: Iterable[int] = starts_of.get(value, ())
         else:
             starts = _find_all(text, value)
         for start in starts:
