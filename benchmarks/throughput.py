@@ -188,12 +188,16 @@ def _redactor(policy: str | dict[str, Any] | None, mode: str) -> Callable[[str],
         def analyze(text: str) -> list[tuple[int, int, str]]:
             return [(f.start, f.end, f.entity_type) for f in r.analyze(text) if f.entity_type not in kept]
 
+        if workers:  # start the pool (and load both workers' pipelines) before timing
+            from redactor.engine import POOL_MIN_CHARS
+
+            r.redact_many([f"Warm-up {i}: Jane Roe, jane@example.com." for i in range(POOL_MIN_CHARS // 20)],
+                          workers=workers)
+            assert r._pools, "the warm-up did not start the worker pool"
         if kind == "json":
             return (lambda items: [r.redact_json(v, workers=workers) for v in items]), analyze
         if mode == "one":
             return (lambda items: [r.redact(t) for t in items]), analyze
-        if workers:  # start the pool (and load both workers' pipelines) before timing
-            r.redact_many(["Warm-up: Jane Roe", "jane@example.com"], workers=workers)
         return (lambda items: r.redact_many(items, workers=workers)), analyze
     return build
 

@@ -104,7 +104,7 @@ def test_valid_card_in_printed_groups_is_not_split_into_phone_numbers() -> None:
     assert [(f.start, f.end) for f in phone.find(ScanText("call 4155 5501 8312 3456 now"))] != []
 
 
-def test_repeats_of_many_values_go_through_the_word_index_alike() -> None:
+def test_repeats_of_many_values_found_by_first_word_alike() -> None:
     from redactor.engine import _FIND_VALUES, _repeats
     from redactor.recognizer import Deadline
 
