@@ -63,3 +63,10 @@ def test_calls_group_batch_systems_only() -> None:
     assert T._calls("redactor", items, chars, 2) == [(["a"], 1, 1), (["bb"], 1, 2), (["ccc"], 1, 3)]
     assert T._calls("redactor_many", items, chars, 2) == [(["a", "bb"], 2, 3), (["ccc"], 1, 3)]
     assert T._percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+
+
+def test_fast_systems_repeat_passes_for_min_seconds() -> None:
+    result = T.measure("patterns_fast", ["short"], 1, True, 128, 5, min_seconds=0.2)
+    row = result["corpora"]["short"]
+    assert row["reps"] > 1  # one pass of 40 short strings takes well under 0.2 s
+    assert row["chars_per_s_min"] <= row["chars_per_s"] <= row["chars_per_s_max"]
