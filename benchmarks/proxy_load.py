@@ -423,7 +423,8 @@ def main() -> int:
         print(line)
     print()
     print("CPU ms: CPU time per request of the server's processes (proxy + fork server + workers;\n"
-          "for `direct`, the fake CRM); it does not depend on what else the machine runs.")
+          "for `direct`, the fake CRM); waiting does not count, but a slower CPU phase of this\n"
+          "shared machine does.")
     for name, s in startups.items():
         print(f"startup to healthy ({name}): {s:.2f} s")
     checks = []
