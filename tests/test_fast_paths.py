@@ -160,3 +160,43 @@ def test_phone_valid_shape_prefilter_never_changes_a_verdict() -> None:
         assert verdict == reference(candidate), candidate
         verdicts.add(verdict)
     assert verdicts == {None, phones._POSSIBLE, phones._FOREIGN, phones._HOME}
+
+
+def test_repeats_sharing_a_first_word_check_the_budget_and_keep_no_value_cached() -> None:
+    import regex._main
+
+    from redactor.engine import _repeats
+    from redactor.errors import DetectionTimeout
+    from redactor.recognizer import Deadline
+
+    # 40 phone numbers of one area code: every value's first word is "212"
+    lines = [f"call 212-555-{i:04d} ok" for i in range(40)]
+    text = "\n".join(lines + lines)
+    found = [Finding("PHONE_NUMBER", text.index(f"212-555-{i:04d}"), text.index(f"212-555-{i:04d}") + 12,
+                     0.9, "t") for i in range(40)]
+    repeats = _repeats(text, found, Deadline(None))
+    assert len(repeats) == 40 and all(text[f.start:f.end] == f"212-555-{i:04d}"
+                                      for i, f in enumerate(sorted(repeats, key=lambda f: f.start)))
+    assert "212-555" not in repr(regex._main._cache) and "'212'" not in repr(regex._main._cache)
+    # 17 values (over the str.find limit) whose first word "212" occurs 10,000 times: the
+    # budget must be checked among those occurrences, not only once per value.
+    crowd = text + "\n" + "\n".join("dial 212 later" for _ in range(10_000))
+    few = found[:17]
+    readings = iter(range(100_000))  # a clock that moves one second per reading
+
+    def clock() -> float:
+        return float(next(readings))
+
+    with pytest.raises(DetectionTimeout):
+        _repeats(crowd, few, Deadline(None, 40.0, clock=clock))
+    assert len(_repeats(crowd, few, Deadline(None, 1000.0, clock=clock))) == 17
+
+
+def test_phone_recognizer_pickles_without_its_memo() -> None:
+    import pickle
+
+    phone = _phone_recognizer()
+    phone.find(ScanText("call 212-555-0143"))
+    copy = pickle.loads(pickle.dumps(phone))
+    assert copy._memo == {} and copy._memo_key != phone._memo_key
+    assert [(f.start, f.end) for f in copy.find(ScanText("call 212-555-0143"))] == [(5, 17)]

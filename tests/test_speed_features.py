@@ -197,3 +197,20 @@ def test_payload_cache_is_bounded_by_entries_and_bytes() -> None:
     assert (cache.get(b"k1"), len(cache)) == (None, 2)
     cache.put(b"big", b"x" * 11, ())  # larger than the whole budget: not kept
     assert cache.get(b"big") is None and cache.get(b"k3") == (b"1", ())
+
+
+def test_pool_closed_during_a_call_leaves_the_rest_to_the_caller() -> None:
+    from redactor.policy import load_policy
+    from redactor.workers import RedactorPool
+
+    texts = [f"Ticket {i}: mail jo{i}@example.org or call 212-555-01{i:02d}." for i in range(30)]
+    r = Redactor("patterns_only", cache_size=0)
+    pool = RedactorPool(load_policy("patterns_only"), workers=1, model=None)
+
+    def local(share: list[str]) -> list[list[Finding]]:
+        pool.close()  # waits for the worker's run; later runs can no longer be submitted
+        return r.analyze_many(share)
+
+    assert pool.analyze_many(texts, local=local) == r.analyze_many(texts)
+    with pytest.raises(RuntimeError, match="shutdown"):  # a closed pool takes no new call
+        pool.analyze_many(texts)

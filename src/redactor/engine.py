@@ -432,9 +432,10 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
     ("Dana Fakesmith called. ... Dana Fakesmith said"): every whole-word repeat of a
     found value is found too (not preceded or followed by a word character).
 
-    Up to 16 distinct values are looked up with ``str.find``; beyond that, values that start
-    with a word character are found by their first word in one scan of the text, so the time
-    stays linear in the text plus the occurrences.
+    Up to 16 distinct values are looked up with ``str.find``; beyond that, the occurrences of
+    the values' first words are found in one scan of the text and each is looked up among the
+    values of that first word and length, so the time stays linear in the text plus the
+    occurrences. The time budget is checked as occurrences are tried.
     """
     if not findings:
         return []
@@ -444,29 +445,34 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
         value = text[f.start:f.end]
         if len(value) >= 2 and (value not in best or f.score > best[value].score):
             best[value] = f
-    repeats: list[Finding] = []
-    # A few values: str.find (C speed) per value. Many values: the values that start with a
-    # word are looked up by their first word, all at once in one scan of the text (a regex
-    # named list is a hashed set), so the work stays linear in the text however many values.
-    by_lead: dict[str, list[str]] = {}
+    # A few values: str.find (C speed) per value. Many values: those that start with a word
+    # are grouped by first word and length, the first words found in one scan of the text (a
+    # regex named list is a hashed set), and each occurrence is looked up in its group: the
+    # work is linear in the text and the occurrences however many values share a first word.
+    by_lead: dict[str, dict[int, set[str]]] = {}
     if len(best) > _FIND_VALUES:
         for value in best:
             lead = _WORD_RUN.match(value)
             if lead is not None:
-                by_lead.setdefault(lead.group(), []).append(value)
-    starts_of: dict[str, list[int]] = {}
+                by_lead.setdefault(lead.group(), {}).setdefault(len(value), set()).add(value)
+    found_at: dict[str, list[int]] = {}  # value -> starts of its other occurrences
     if by_lead:
-        leads = regex.compile(r"(?<!\w)\L<leads>(?!\w)", leads=list(by_lead))
-        for m in deadline.finditer(leads, text, "repeats"):
-            for value in by_lead[m.group()]:
-                starts_of.setdefault(value, []).append(m.start())
-    for value, f in best.items():
+        # cache_pattern=False: the regex module would otherwise keep the found values (the
+        # named list) in its module-level pattern cache after this text is done.
+        scan = regex.compile(r"(?<!\w)\L<leads>(?!\w)", leads=sorted(by_lead), cache_pattern=False)
+        for n, m in enumerate(deadline.finditer(scan, text, "repeats"), 1):
+            if n % 256 == 0:
+                deadline.check("repeats")
+            start = m.start()
+            for length, values in by_lead[m.group()].items():
+                value = text[start:start + length]
+                if value in values:
+                    found_at.setdefault(value, []).append(start)
+    repeats: list[Finding] = []
+    for value, f in best.items():  # in the order of the values, as the findings came
         deadline.check("repeats")
-        if by_lead and _WORD_RUN.match(value) is not None:
-            # the word at an occurrence's start is exactly the value's first word
-            starts: Iterable[int] = starts_of.get(value, ())
-        else:
-            starts = _find_all(text, value)
+        grouped = by_lead and _WORD_RUN.match(value) is not None
+        starts: Iterable[int] = found_at.get(value, ()) if grouped else _find_all(text, value)
         for start in starts:
             end = start + len(value)
             if (start, end) in covered or not text.startswith(value, start):

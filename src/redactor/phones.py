@@ -69,6 +69,7 @@ _PIECE = regex.compile(r"\S+")
 # run is also a valid card number it is the card recognizer's, not a row of phone pieces.
 _CARD_GROUPS = regex.compile(r"\d{4}([ -])(?:\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{6}\1\d{5})")
 _MEMO_SIZE = 4096
+_UNSEEN = object()
 
 
 class PhoneRecognizerSpec(BaseModel):
@@ -200,12 +201,24 @@ class PhoneRecognizer:
             return None
         return self._memo_check(candidate)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable (extra_recognizers go to worker processes): the memo and its lock stay.
+        state = dict(self.__dict__)
+        for name in ("_memo", "_memo_key", "_memo_lock"):
+            state.pop(name)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._memo, self._memo_key, self._memo_lock = {}, os.urandom(32), threading.Lock()
+
     def _memo_check(self, candidate: str) -> int | None:
         key = hashlib.blake2b(candidate.encode("utf-8", "surrogatepass"), key=self._memo_key,
                               digest_size=16).digest()
         memo = self._memo
-        if key in memo:
-            return memo[key]
+        verdict = memo.get(key, _UNSEEN)
+        if verdict is not _UNSEEN:
+            return verdict  # type: ignore[return-value]
         verdict = self._check(candidate)
         with self._memo_lock:
             if len(memo) >= _MEMO_SIZE:  # oldest first: dicts keep insertion order

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any, Callable, Collection, Sequence
 
@@ -150,24 +150,29 @@ class RedactorPool:
         lock = threading.Lock()
         ends = [0, len(runs)]  # runs [ends[0], ends[1]) are not yet handed out
 
+        def submit(i: int) -> None:
+            r = runs[i]
+            futures[i] = self._executor.submit(_analyze, texts[r.start:r.stop], wanted, batch_size)
+
         def feed() -> None:
-            """Hand the next run from the front to a worker."""
+            """Hand the next run from the front to a worker. A run counts as handed out only
+            once it is submitted, so a closed or broken pool leaves it to the caller."""
             with lock:
                 if ends[0] >= ends[1]:
                     return
+                submit(ends[0])
                 i = ends[0]
                 ends[0] += 1
-                r = runs[i]
-                futures[i] = self._executor.submit(_analyze, texts[r.start:r.stop], wanted, batch_size)
             futures[i].add_done_callback(fed)
 
         def fed(_: object) -> None:  # a worker finished a run: give it the next one
             try:
                 feed()
-            except Exception:  # noqa: BLE001  (a broken pool: the caller's own feed() raises it)
+            except Exception:  # noqa: BLE001  (pool closed or broken: the caller's loop below copes)
                 pass
 
-        # One run in flight per worker: the rest stay here, to be shared out as runs finish.
+        # One run in flight per worker (a pool that cannot take one raises here): the rest
+        # stay here, to be shared out as runs finish.
         for _ in range(self.workers):
             feed()
         while local is not None:  # the caller takes runs from the back meanwhile
@@ -179,12 +184,26 @@ class RedactorPool:
             taken[i] = local(texts[runs[i].start:runs[i].stop])
         out: list[list[Finding]] = []
         for i in range(len(runs)):
+            if i not in taken and i not in futures:
+                # Not handed out: no callback handed it yet, or the pool was closed meanwhile.
+                with lock:
+                    mine = i not in futures and i == ends[0]
+                    if mine:
+                        ends[0] += 1
+                        if local is None:
+                            submit(i)  # raises if the pool is closed or broken
+                if mine and local is not None:
+                    taken[i] = local(texts[runs[i].start:runs[i].stop])
             if i in taken:
                 out.extend(taken[i])
                 continue
-            if i not in futures:  # the previous run's callback has not handed it out yet
-                feed()
-            result = futures[i].result()
+            try:
+                result = futures[i].result()
+            except CancelledError:  # the pool was closed before a worker started it
+                if local is None:
+                    raise RedactorError("the redactor worker pool was closed during the call") from None
+                out.extend(local(texts[runs[i].start:runs[i].stop]))
+                continue
             if isinstance(result, tuple):
                 kind, name, limit_s = result
                 if kind == "timeout":
