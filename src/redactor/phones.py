@@ -20,6 +20,10 @@ timestamp than a phone number, so it counts as valid only for ``home_regions``; 
 other regions it is at most *possible*. A valid number is marked *validated* (it wins
 overlaps, e.g. against a street address) only when it is phone-shaped (``+``, parentheses,
 two dashes or dots) or next to a context word.
+
+A run that is a valid payment card in its printed groups (4-4-4-4, 4-6-5, 4-4-4-4-3; Luhn
+and issuer range, ISO/IEC 7812-1) is left to the card recognizer: it is not split into
+phone numbers, also when only PHONE_NUMBER is asked for.
 """
 
 from __future__ import annotations
