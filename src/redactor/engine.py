@@ -432,10 +432,10 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
     ("Dana Fakesmith called. ... Dana Fakesmith said"): every whole-word repeat of a
     found value is found too (not preceded or followed by a word character).
 
-    Up to 16 distinct values are looked up with ``str.find``; beyond that, the occurrences of
-    the values' first words are found in one scan of the text and each is looked up among the
-    values of that first word and length, so the time stays linear in the text plus the
-    occurrences. The time budget is checked as occurrences are tried.
+    Up to 16 distinct values are looked up with ``str.find``; beyond that, each word of the
+    text that starts some value is looked up among the values of that first word and length,
+    so the time stays linear in the text plus the occurrences. The time budget is checked as
+    words are tried.
     """
     if not findings:
         return []
@@ -446,25 +446,26 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
         if len(value) >= 2 and (value not in best or f.score > best[value].score):
             best[value] = f
     # A few values: str.find (C speed) per value. Many values: those that start with a word
-    # are grouped by first word and length, the first words found in one scan of the text (a
-    # regex named list is a hashed set), and each occurrence is looked up in its group: the
-    # work is linear in the text and the occurrences however many values share a first word.
+    # are grouped by first word and length, and each word of the text that is such a first
+    # word is looked up in its group: the work is linear in the text and the occurrences
+    # however many values share a first word. (One pass over the words measured faster than
+    # a regex named list of the first words, or str.find per first word.)
     by_lead: dict[str, dict[int, set[str]]] = {}
     if len(best) > _FIND_VALUES:
         for value in best:
             lead = _WORD_RUN.match(value)
             if lead is not None:
                 by_lead.setdefault(lead.group(), {}).setdefault(len(value), set()).add(value)
-    found_at: dict[str, list[int]] = {}  # value -> starts of its other occurrences
+    found_at: dict[str, list[int]] = {}  # value -> starts of its occurrences
     if by_lead:
-        # cache_pattern=False: the regex module would otherwise keep the found values (the
-        # named list) in its module-level pattern cache after this text is done.
-        scan = regex.compile(r"(?<!\w)\L<leads>(?!\w)", leads=sorted(by_lead), cache_pattern=False)
-        for n, m in enumerate(deadline.finditer(scan, text, "repeats"), 1):
-            if n % 256 == 0:
+        for n, m in enumerate(deadline.finditer(_WORD_RUN, text, "repeats"), 1):
+            if n % 1024 == 0:
                 deadline.check("repeats")
+            groups = by_lead.get(m.group())
+            if groups is None:
+                continue
             start = m.start()
-            for length, values in by_lead[m.group()].items():
+            for length, values in groups.items():
                 value = text[start:start + length]
                 if value in values:
                     found_at.setdefault(value, []).append(start)
