@@ -214,3 +214,15 @@ def test_pool_closed_during_a_call_leaves_the_rest_to_the_caller() -> None:
     assert pool.analyze_many(texts, local=local) == r.analyze_many(texts)
     with pytest.raises(RuntimeError, match="shutdown"):  # a closed pool takes no new call
         pool.analyze_many(texts)
+
+
+def test_a_budget_timeout_in_a_worker_keeps_its_kind() -> None:
+    from redactor.policy import load_policy
+    from redactor.workers import RedactorPool
+
+    policy = load_policy({"packs": ["core"], "model": None, "detection_budget_s": 1e-9,
+                          "entities": {"EMAIL_ADDRESS": {}}})
+    with RedactorPool(policy, workers=1, model=None) as pool:
+        with pytest.raises(DetectionTimeout, match="budget") as info:
+            pool.analyze_many(["mail a.b@example.com " * 50])
+    assert info.value.kind == "budget" and info.value.limit_s == 1e-9

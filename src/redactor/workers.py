@@ -53,15 +53,15 @@ def _ready() -> int:
 
 
 def _analyze(texts: list[str], entities: list[str] | None,
-             batch_size: int) -> list[list[Finding]] | tuple[str, str, float]:
+             batch_size: int) -> list[list[Finding]] | tuple[str, str, float, str]:
     try:
         return _WORKER.analyze_many(texts, entities=entities, batch_size=batch_size)  # type: ignore[no-any-return]
     except DetectionTimeout as exc:
         # Sent as plain values: the exception itself does not survive pickling, and an
         # unpicklable result would break the whole pool.
-        return ("timeout", exc.recognizer, exc.limit_s)
+        return ("timeout", exc.recognizer, exc.limit_s, exc.kind)
     except Exception as exc:  # never the message: it might quote input
-        return ("error", type(exc).__name__, 0.0)
+        return ("error", type(exc).__name__, 0.0, "")
 
 
 def split_balanced(sizes: Sequence[int], parts: int) -> list[range]:
@@ -205,9 +205,9 @@ class RedactorPool:
                 out.extend(local(texts[runs[i].start:runs[i].stop]))
                 continue
             if isinstance(result, tuple):
-                kind, name, limit_s = result
-                if kind == "timeout":
-                    raise DetectionTimeout(name, limit_s)
+                status, name, limit_s, kind = result
+                if status == "timeout":  # which limit ran out: one search, or the text's budget
+                    raise DetectionTimeout(name, limit_s, kind=kind)
                 raise RedactorError(f"a redactor worker process failed with {name}")
             out.extend(result)
         return out
