@@ -29,3 +29,17 @@ def append_many(url: str, actor: str, n: int, hmac_key: bytes, signing_raw: byte
                 futures.append(trail.submit(event))
         for f in futures:
             f.result(30)
+
+
+def open_store(path: str, start: Any, results: Any) -> None:
+    """Create (open) the SQLite audit store at ``path`` as soon as every opener is ready."""
+    from redactor.audit.store.sqlite import SqliteStore
+
+    start.wait(30)
+    try:
+        store = SqliteStore(path)
+        store.create()
+        store.close()
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which names the type
+        results.put(type(exc).__name__)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..dburl import parse_db_url
+from ..sqlite_wal import enable_wal
 from .errors import VaultStoreError
 
 __all__ = ["VaultRow", "VaultStore", "open_vault_store"]
@@ -109,7 +110,7 @@ class SqliteVaultStore(VaultStore):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, timeout=10,
                                          check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(self._conn, 10)
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS vault_tokens (tenant TEXT NOT NULL, ticket TEXT NOT NULL,"

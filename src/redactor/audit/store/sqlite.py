@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ...sqlite_wal import enable_wal
 from ..chain import Checkpoint
 from ..errors import AuditStoreError
 from .base import (SCHEMA_VERSION, AuditStore, Head, Snapshot, StoredRow, StoreMissing,
@@ -154,7 +155,7 @@ class SqliteStore(AuditStore):
             conn = sqlite3.connect(target, uri=True, isolation_level=None, timeout=self._timeout,
                                    check_same_thread=False)
             if writable:
-                conn.execute("PRAGMA journal_mode=WAL")
+                enable_wal(conn, self._timeout)
                 conn.execute(f"PRAGMA synchronous={self._sync}")
         except sqlite3.Error as exc:
             raise AuditStoreError(f"cannot open {self.url}: {exc}") from None
@@ -232,3 +233,4 @@ def _new_origin() -> str:
     import secrets
 
     return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
