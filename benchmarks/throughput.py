@@ -430,25 +430,12 @@ def summarize(results: dict[str, dict[str, Any]], corpora: Sequence[str],
     def cpu(system: str, corpus: str) -> float | None:
         return cps(system, corpus, "cpu_chars_per_s")
 
-    ratios: dict[str, dict[str, float | None]] = {}
-    for c in corpora:
-        ratios[c] = {
-            "redactor/presidio": _ratio(cps("redactor", c), cps("presidio", c)),
-            "redactor_many/presidio": _ratio(cps("redactor_many", c), cps("presidio", c)),
-            "redactor_many/presidio_batch": _ratio(cps("redactor_many", c), cps("presidio_batch", c)),
-            "patterns_only/scrubadub": _ratio(cps("patterns_only", c), cps("scrubadub", c)),
-            "patterns_fast/scrubadub": _ratio(cps("patterns_fast", c), cps("scrubadub", c)),
-            "redactor_w2/redactor_many": _ratio(cps("redactor_w2", c), cps("redactor_many", c)),
-        }
-    cpu_ratios: dict[str, dict[str, float | None]] = {}
-    for c in corpora:
-        cpu_ratios[c] = {
-            "redactor/presidio": _ratio(cpu("redactor", c), cpu("presidio", c)),
-            "redactor_many/presidio": _ratio(cpu("redactor_many", c), cpu("presidio", c)),
-            "redactor_many/presidio_batch": _ratio(cpu("redactor_many", c), cpu("presidio_batch", c)),
-            "patterns_only/scrubadub": _ratio(cpu("patterns_only", c), cpu("scrubadub", c)),
-            "patterns_fast/scrubadub": _ratio(cpu("patterns_fast", c), cpu("scrubadub", c)),
-        }
+    # (numerator, denominator); the CPU table leaves out redactor_w2, whose work is in its workers
+    pairs = [("redactor", "presidio"), ("redactor_many", "presidio"), ("redactor_many", "presidio_batch"),
+             ("patterns_only", "scrubadub"), ("patterns_fast", "scrubadub"), ("redactor_w2", "redactor_many")]
+    ratios = {c: {f"{a}/{b}": _ratio(cps(a, c), cps(b, c)) for a, b in pairs} for c in corpora}
+    cpu_ratios = {c: {f"{a}/{b}": _ratio(cpu(a, c), cpu(b, c)) for a, b in pairs if a != "redactor_w2"}
+                  for c in corpora}
     f2 = {}
     for s in results:
         if s == "cache":

@@ -451,11 +451,13 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
     # however many values share a first word. (One pass over the words measured faster than
     # a regex named list of the first words, or str.find per first word.)
     by_lead: dict[str, dict[int, set[str]]] = {}
+    grouped: set[str] = set()  # the values looked up through by_lead
     if len(best) > _FIND_VALUES:
         for value in best:
             lead = _WORD_RUN.match(value)
             if lead is not None:
                 by_lead.setdefault(lead.group(), {}).setdefault(len(value), set()).add(value)
+                grouped.add(value)
     found_at: dict[str, list[int]] = {}  # value -> starts of its occurrences
     if by_lead:
         for n, m in enumerate(deadline.finditer(_WORD_RUN, text, "repeats"), 1):
@@ -472,8 +474,7 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
     repeats: list[Finding] = []
     for value, f in best.items():  # in the order of the values, as the findings came
         deadline.check("repeats")
-        grouped = by_lead and _WORD_RUN.match(value) is not None
-        starts: Iterable[int] = found_at.get(value, ()) if grouped else _find_all(text, value)
+        starts: Iterable[int] = found_at.get(value, ()) if value in grouped else _find_all(text, value)
         for start in starts:
             end = start + len(value)
             if (start, end) in covered or not text.startswith(value, start):

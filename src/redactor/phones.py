@@ -107,7 +107,6 @@ class PhoneRecognizer:
         self._max_digits = spec.max_digits
         for region in self._regions:  # compile the numbering plans now, not inside a timed pass
             _plan(region)
-            _valid_shapes(region)
         # phonenumbers compiles its metadata patterns with re.compile at every check; for 32
         # regions they overflow re's 512-entry cache and are compiled again and again (about
         # 10% of the pattern pass on long texts). Its own cache keeps them (phonenumbers >= 9).
@@ -312,7 +311,7 @@ def _plausible_regions(candidate: str, regions: tuple[str, ...]) -> dict[str, bo
         if region in plans.unknown:
             fits[region] = True
         elif region in forms:
-            valid, idd = _valid_shapes(region)
+            valid, idd = plans.valid[region]
             fits[region] = (valid is None or (idd is not None and idd.match(digits) is not None)
                             or any(valid.fullmatch(f) is not None for f in forms[region]))
     return fits
@@ -352,6 +351,7 @@ class _Plans:
     by_length: dict[int, list[tuple[str, Any]]]  # national length -> (region, pattern)
     by_prefix: list[tuple[Any, list[tuple[str, frozenset[int], Any]]]]  # trunk prefix -> regions
     unknown: frozenset[str]  # regions without metadata: always parsed
+    valid: dict[str, tuple[Any, Any]]  # region -> _valid_shapes(region)
 
 
 @lru_cache(maxsize=None)
@@ -368,7 +368,8 @@ def _plans(regions: tuple[str, ...]) -> _Plans:
             by_length.setdefault(n, []).append((region, pattern))
         if prefix is not None:
             by_prefix.setdefault(prefix.pattern, (prefix, []))[1].append((region, lengths, pattern))
-    return _Plans(by_length, list(by_prefix.values()), frozenset(unknown))
+    return _Plans(by_length, list(by_prefix.values()), frozenset(unknown),
+                  {region: _valid_shapes(region) for region in regions})
 
 
 def _parse(candidate: str, region: str | None) -> Any:
