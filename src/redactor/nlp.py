@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -24,7 +26,8 @@ import regex
 from .errors import ModelError
 from .findings import Finding
 
-__all__ = ["DEFAULT_MODEL", "LABELS", "NerRecognizer", "bundled_models", "load_pipeline"]
+__all__ = ["BLAS_ENV", "DEFAULT_MODEL", "LABELS", "NerRecognizer", "blas_backend", "bundled_models",
+           "load_pipeline", "one_blas_thread"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,79 @@ _NOT_NEEDED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "m
                "trainable_lemmatizer", "textcat", "textcat_multilabel", "entity_linker"]
 
 
+# spaCy's layers multiply matrices through thinc, which calls BLIS by default. BLIS picks its
+# kernel from the CPU model and falls back to a generic reference kernel for CPUs it does not
+# know (on this project's AMD EPYC, family 25 model 17: "selecting sub-configuration
+# 'generic'"), ~6x slower than numpy's OpenBLAS on the NER's float32 products and the NER
+# 1.3-1.45x slower as a whole. Same products, so the same entities (checked to the token on
+# benchmarks/accuracy.py's corpora). "auto" times both once per process and keeps the faster.
+BLAS_ENV = "REDACTOR_BLAS"
+_BLAS_CHOICES = ("auto", "blis", "numpy")
+
+
+def blas_backend() -> str:
+    """``"numpy"`` or ``"blis"``: what the NER's matrix products run on in this process.
+
+    Set by the ``REDACTOR_BLAS`` environment variable (``auto``, the default, ``blis`` or
+    ``numpy``); ``auto`` multiplies a 512 x 288 by a 288 x 288 float32 matrix (the shape of
+    the NER's CNN layers) with each and keeps numpy unless it is not at least 20% faster.
+
+    Raises:
+        ModelError: ``REDACTOR_BLAS`` holds another value.
+    """
+    choice = os.environ.get(BLAS_ENV, "auto").strip().lower() or "auto"
+    if choice not in _BLAS_CHOICES:
+        raise ModelError(f"{BLAS_ENV} must be one of {', '.join(_BLAS_CHOICES)}, not {choice!r}")
+    return _timed_choice() if choice == "auto" else choice
+
+
+@lru_cache(maxsize=1)
+def _timed_choice() -> str:
+    import numpy
+
+    try:
+        import blis.py  # type: ignore[import-untyped]
+    except ImportError:  # thinc without BLIS: numpy is all there is
+        return "numpy"
+    rng = numpy.random.default_rng(0)
+    x = rng.random((512, 288), dtype=numpy.float32)
+    y = rng.random((288, 288), dtype=numpy.float32)
+
+    def best(product: Any) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(3):
+                product()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    with one_blas_thread():
+        numpy_s = best(lambda: numpy.dot(x, y))
+    blis_s = best(lambda: blis.py.gemm(x, y))
+    choice = "numpy" if numpy_s < 0.8 * blis_s else "blis"
+    log.info("NER matrix products on %s (numpy %.2f ms, BLIS %.2f ms per 3 products)",
+             choice, numpy_s * 1e3, blis_s * 1e3)
+    return choice
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """Context manager: numpy's BLAS runs on one thread inside it (threadpoolctl).
+
+    The NER is one core's work, like BLIS's default; an OpenBLAS thread per core would
+    oversubscribe the machine as soon as worker processes run side by side. The limit is
+    process-wide while it holds (~8 microseconds to enter and leave).
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def load_pipeline(model: str):  # type: ignore[no-untyped-def]
     """Load (once per process) the spaCy pipeline ``model`` with only the NER components.
 
@@ -111,10 +187,31 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
             if name not in needed:
                 nlp.remove_pipe(name)
         nlp.max_length = CHUNK_CHARS + CHUNK_OVERLAP + 1
+        if blas_backend() == "numpy":
+            _use_numpy_blas(nlp)
         _warm_vocab(nlp)
-        log.info("loaded spaCy pipeline %s with components %s", model, nlp.pipe_names)
+        log.info("loaded spaCy pipeline %s with components %s (matrix products on %s)",
+                 model, nlp.pipe_names, blas_backend())
         _pipelines[model] = nlp
         return nlp
+
+
+def _use_numpy_blas(nlp: Any) -> None:
+    """Every layer of every component multiplies through numpy (thinc ``NumpyOps(use_blis=False)``).
+
+    Layers keep the ops they were built with, so they are replaced layer by layer; a CPU
+    pipeline's layers all hold ``NumpyOps`` (a GPU one is left alone).
+    """
+    from thinc.api import NumpyOps
+
+    ops = NumpyOps(use_blis=False)
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        if model is None or not hasattr(model, "walk"):
+            continue
+        for node in model.walk():
+            if isinstance(node.ops, NumpyOps):
+                node.ops = ops
 
 
 # Lexemes made inside a memory zone (see NerRecognizer.find_many) are freed when it exits, so
@@ -244,6 +341,7 @@ letters never count.
         if self._proper_zipf:
             _zipf("the")  # load the frequency table now
         self._nlp = load_pipeline(model)
+        self._numpy_blas = blas_backend() == "numpy"
         self._veto_ids = frozenset(self._nlp.vocab.strings.add(label) for label in self._veto)
         self._lock = threading.Lock()
 
@@ -265,13 +363,16 @@ letters never count.
         # exits; without it every new e-mail, number or name stays for the life of the
         # process (steady growth in long-running services). Nothing from the docs may be
         # used after the zone: findings hold only offsets and Python strings.
-        with self._lock, self._zone():
+        with self._lock, self._zone(), self._threads():
             if len(pieces) == 1:  # nlp() skips nlp.pipe's generator and batching overhead
                 docs = [self._nlp(pieces[0][2])]
             else:
                 docs = list(self._nlp.pipe((p[2] for p in pieces), batch_size=batch_size))
             self._collect(pieces, docs, texts, results)
         return results
+
+    def _threads(self) -> Any:
+        return one_blas_thread() if self._numpy_blas else contextlib.nullcontext()
 
     def _zone(self) -> Any:
         zone = getattr(self._nlp, "memory_zone", None)
