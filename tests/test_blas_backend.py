@@ -7,11 +7,15 @@ benchmarks/THROUGHPUT.md.
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 import spacy
 from threadpoolctl import threadpool_info
 
-from redactor import ModelError
+from redactor import ModelError, Redactor
+from redactor import nlp as nlp_module
 from redactor.nlp import BLAS_ENV, MODELS_DIR, _use_numpy_blas, blas_backend, load_pipeline, one_blas_thread
 
 TEXTS = [
@@ -68,8 +72,85 @@ def test_loaded_pipeline_uses_the_chosen_backend_everywhere() -> None:
     assert use_blis == {blas_backend() == "blis"}
 
 
+def _blas_threads() -> list[int]:
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
 def test_one_blas_thread_limits_numpy_blas_inside_only() -> None:
-    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    before = _blas_threads()
+    assert before  # numpy's BLAS is loaded, so the limit has something to act on
     with one_blas_thread():
-        assert {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} <= {1}
-    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
+        assert set(_blas_threads()) == {1}
+    assert _blas_threads() == before
+    with pytest.raises(RuntimeError), one_blas_thread():
+        raise RuntimeError("inside")
+    assert _blas_threads() == before
+
+
+def test_overlapping_uses_from_two_threads_set_and_restore_the_limit_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A enters, B enters, A leaves, B leaves: only A sets the limit and only B restores it
+    # (each restoring on its own would leave the count B found on entry, 1, for good).
+    # A recording controller stands in for threadpoolctl's: OpenBLAS's count read from
+    # another thread is not reliable across builds.
+    calls: list[str] = []
+
+    class Limit:
+        def restore_original_limits(self) -> None:
+            calls.append("restore")
+
+    class Controller:
+        def limit(self, *, limits: int, user_api: str) -> Limit:
+            calls.append(f"limit {limits} {user_api}")
+            return Limit()
+
+    monkeypatch.setattr(nlp_module, "_blas_controller", lambda: Controller())
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a() -> None:
+        with one_blas_thread():
+            a_in.set()
+            b_in.wait(5)
+        calls.append("a left")
+        a_out.set()
+
+    def b() -> None:
+        a_in.wait(5)
+        with one_blas_thread():
+            b_in.set()
+            a_out.wait(5)
+        calls.append("b left")
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert calls == ["limit 1 blas", "a left", "restore", "b left"]
+
+
+def test_two_redactors_in_two_threads_share_the_pipeline_safely(tmp_path: Path) -> None:
+    # Two policies, one pipeline: spaCy's pipeline and its memory zone must not run twice at
+    # once (one lock per pipeline, not per Redactor).
+    other = tmp_path / "other.yaml"
+    other.write_text("version: 1\nextends: default\nname: other\n", "utf-8")
+    first, second = Redactor(cache_size=0), Redactor(other, cache_size=0)
+    texts = [f"Maria Gonzalez from Berlin wrote to kenji{i}@example.com about order {i}." for i in range(60)]
+    expected = "<PERSON> from <LOCATION> wrote to <EMAIL_ADDRESS> about order 7."
+    errors: list[BaseException] = []
+    outputs: dict[int, list[str]] = {}
+
+    def work(k: int, r: Redactor) -> None:
+        try:
+            outputs[k] = [r.redact(t).text for t in texts for _ in range(2)]
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k, r)) for k, r in enumerate((first, second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert outputs[0] == outputs[1]
+    assert outputs[0][14] == expected

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 import os
 import threading
 import time
@@ -70,6 +71,17 @@ _pipelines: dict[str, object] = {}
 _pipelines_lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """What one NER call on a loaded pipeline needs besides the pipeline itself."""
+
+    lock: Any  # threading.Lock: one per pipeline, shared by every Redactor that uses it
+    numpy_blas: bool  # its products run on numpy's BLAS (held to one thread per call)
+
+
+_loaded: dict[int, _Loaded] = {}  # id(pipeline) -> how it was loaded
+
+
 def _needed_components(nlp_config: dict) -> set[str]:  # type: ignore[type-arg]
     """``ner`` plus any component whose output ``ner`` listens to."""
     needed = {"ner"}
@@ -89,18 +101,23 @@ _NOT_NEEDED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "m
 # kernel from the CPU model and falls back to a generic reference kernel for CPUs it does not
 # know (on this project's AMD EPYC, family 25 model 17: "selecting sub-configuration
 # 'generic'"), ~6x slower than numpy's OpenBLAS on the NER's float32 products and the NER
-# 1.3-1.45x slower as a whole. Same products, so the same entities (checked to the token on
-# benchmarks/accuracy.py's corpora). "auto" times both once per process and keeps the faster.
+# 1.3-1.45x slower as a whole. The same products up to float32 rounding: the same entities
+# on benchmarks/accuracy.py's corpora (to the token). "auto" times both once per process.
 BLAS_ENV = "REDACTOR_BLAS"
 _BLAS_CHOICES = ("auto", "blis", "numpy")
 
 
 def blas_backend() -> str:
-    """``"numpy"`` or ``"blis"``: what the NER's matrix products run on in this process.
+    """``"numpy"`` or ``"blis"``: what the matrix products of a pipeline loaded now run on.
 
     Set by the ``REDACTOR_BLAS`` environment variable (``auto``, the default, ``blis`` or
-    ``numpy``); ``auto`` multiplies a 512 x 288 by a 288 x 288 float32 matrix (the shape of
-    the NER's CNN layers) with each and keeps numpy unless it is not at least 20% faster.
+    ``numpy``), read at each pipeline load; a loaded pipeline keeps its backend for the
+    life of the process. ``auto`` times a 512 x 288 by 288 x 288 float32 product (the shape
+    of the NER's CNN layers) with each, once per process (30-70 ms), and takes numpy when
+    it needs less than 0.8x BLIS's time. The two give the same products up to float32
+    rounding (~3e-6 apart in the model's features), which has changed no entity on the
+    benchmark corpora but could flip a near tie: set ``blis`` or ``numpy`` explicitly where
+    output must be reproducible bit for bit across machines or processes.
 
     Raises:
         ModelError: ``REDACTOR_BLAS`` holds another value.
@@ -143,19 +160,41 @@ def _timed_choice() -> str:
 
 @lru_cache(maxsize=1)
 def _blas_controller() -> Any:
+    import numpy  # noqa: F401  (its BLAS must be loaded before the controller looks for it)
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
     return ThreadpoolController()
 
 
-def one_blas_thread() -> Any:
+_one_thread_lock = threading.Lock()
+_one_thread_users = 0
+_one_thread_limit: Any = None
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
     """Context manager: numpy's BLAS runs on one thread inside it (threadpoolctl).
 
     The NER is one core's work, like BLIS's default; an OpenBLAS thread per core would
     oversubscribe the machine as soon as worker processes run side by side. The limit is
-    process-wide while it holds (~8 microseconds to enter and leave).
+    process-wide (threadpoolctl changes the library's setting): while any thread is inside,
+    numpy code in every thread of the process runs its BLAS on one thread. Nested and
+    overlapping uses from several threads are counted: the first to enter sets the limit,
+    the last to leave restores the count it found (~8 microseconds to enter and leave).
     """
-    return _blas_controller().limit(limits=1, user_api="blas")
+    global _one_thread_users, _one_thread_limit
+    with _one_thread_lock:
+        if _one_thread_users == 0:
+            _one_thread_limit = _blas_controller().limit(limits=1, user_api="blas")
+        _one_thread_users += 1
+    try:
+        yield
+    finally:
+        with _one_thread_lock:
+            _one_thread_users -= 1
+            if _one_thread_users == 0:
+                _one_thread_limit.restore_original_limits()
+                _one_thread_limit = None
 
 
 def load_pipeline(model: str):  # type: ignore[no-untyped-def]
@@ -187,11 +226,13 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
             if name not in needed:
                 nlp.remove_pipe(name)
         nlp.max_length = CHUNK_CHARS + CHUNK_OVERLAP + 1
-        if blas_backend() == "numpy":
+        numpy_blas = blas_backend() == "numpy"
+        if numpy_blas:
             _use_numpy_blas(nlp)
+        _loaded[id(nlp)] = _Loaded(threading.Lock(), numpy_blas)
         _warm_vocab(nlp)
         log.info("loaded spaCy pipeline %s with components %s (matrix products on %s)",
-                 model, nlp.pipe_names, blas_backend())
+                 model, nlp.pipe_names, "numpy" if numpy_blas else "blis")
         _pipelines[model] = nlp
         return nlp
 
@@ -341,9 +382,11 @@ letters never count.
         if self._proper_zipf:
             _zipf("the")  # load the frequency table now
         self._nlp = load_pipeline(model)
-        self._numpy_blas = blas_backend() == "numpy"
+        # The pipeline is shared by every Redactor of the process (one load per model), and
+        # spaCy pipelines are not thread-safe: one lock per pipeline, not per recognizer.
+        loaded = _loaded[id(self._nlp)]
+        self._lock, self._numpy_blas = loaded.lock, loaded.numpy_blas
         self._veto_ids = frozenset(self._nlp.vocab.strings.add(label) for label in self._veto)
-        self._lock = threading.Lock()
 
     def find_many(self, texts: list[str], *, batch_size: int = 64) -> list[list[Finding]]:
         """NER findings for each text (offsets into that text), through one ``nlp.pipe``."""
