@@ -29,10 +29,13 @@ def shrink(nlp: Language, depth: int) -> Language:
     Raises ValueError when ``nlp``'s ner is not a Tok2Vec.v2 / MaxoutWindowEncoder model
     deeper than ``depth``.
     """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, not {depth}")
     cfg = Config(nlp.config).copy()
-    encode = cfg["components"]["ner"]["model"]["tok2vec"]["encode"]
+    encode = cfg["components"]["ner"]["model"].get("tok2vec", {}).get("encode", {})
     if "MaxoutWindowEncoder" not in encode.get("@architectures", "") or encode["depth"] <= depth:
-        raise ValueError(f"need a MaxoutWindowEncoder deeper than {depth}, got {encode}")
+        raise ValueError(f"need a ner with its own MaxoutWindowEncoder deeper than {depth}, "
+                         f"got {encode or 'a shared tok2vec'}")
     encode["depth"] = depth
     cfg["initialize"]["lookups"] = None  # the vocab is copied below; nothing to load
     cfg["initialize"]["components"] = {}

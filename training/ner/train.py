@@ -69,11 +69,14 @@ def score(nlp, dev: list[Example]) -> dict[str, float]:  # type: ignore[no-untyp
 def _frozen_ids(nlp, what: str) -> set[int]:  # type: ignore[no-untyped-def]
     """Ids of the ner layers that keep their weights (see shrink.py for the walk order)."""
     nodes = [n for n in nlp.get_pipe("ner").model.walk() if n.param_names]
+    if what == "none":
+        return set()
+    names = [n.name for n in nodes[3:9]]
+    if names != ["hashembed"] * 4 + ["maxout", "layernorm"]:
+        raise SystemExit(f"--freeze expects en_core_web_sm's ner layers, found {names}")
     if what == "embed":
         return {n.id for n in nodes[3:9]}  # 4 hash embeds, their maxout and layernorm
-    if what == "tok2vec":
-        return {n.id for n in nodes[3:]}
-    return set()
+    return {n.id for n in nodes[3:]}  # and the encoder blocks (the projection stays trainable)
 
 
 class _Frozen:
@@ -84,7 +87,8 @@ class _Frozen:
 
     def __call__(self, key, param, grad):  # type: ignore[no-untyped-def]
         if key[0] in self.frozen:
-            return param, grad * 0
+            grad.fill(0)  # thinc keeps the gradient array; the real optimizer zeroes it too
+            return param, grad
         return self.optimizer(key, param, grad)
 
     def step_schedules(self) -> None:
@@ -105,10 +109,12 @@ def main() -> None:
                     help="keep only the first N encoder blocks of the start's ner (shrink.py)")
     ap.add_argument("--teacher", default=None,
                     help="train on this pipeline's predictions instead of the gold spans")
-    ap.add_argument("--learn-rate", type=float, default=None)
+    ap.add_argument("--learn-rate", type=float, default=None,
+                    help="Adam learning rate (default: the start pipeline's, 0.001)")
     ap.add_argument("--freeze", choices=["none", "embed", "tok2vec"], default="none",
                     help="keep these layers' weights: the hash embeddings (and their mixing "
-                         "layer), or the whole tok2vec")
+                         "layer), or those and the CNN encoder (the projection into the "
+                         "parser and the parser stay trainable)")
     args = ap.parse_args()
     random.seed(args.seed)
     spacy.util.fix_random_seed(args.seed)
@@ -155,6 +161,8 @@ def main() -> None:
                 if tmp.exists():
                     shutil.rmtree(tmp)
                 nlp.to_disk(tmp)
+    if not tmp.exists():  # no epoch ran, or none scored: keep whatever --out holds
+        raise SystemExit(f"no epoch was saved; {args.out} is unchanged")
     if args.out.exists():
         shutil.rmtree(args.out)
     tmp.rename(args.out)
