@@ -203,8 +203,11 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
     ``model`` is the name of a pipeline shipped in ``redactor/models`` (``redactor_ner_sm``),
     an installed spaCy package name, or a path.
 
+    Its layers multiply on the backend :func:`blas_backend` names at this first load.
+
     Raises:
-        ModelError: the pipeline is not installed or has no ``ner`` component.
+        ModelError: the pipeline is not installed or has no ``ner`` component, or
+            ``REDACTOR_BLAS`` holds a value other than ``auto``, ``blis`` or ``numpy``.
     """
     with _pipelines_lock:
         if model in _pipelines:
