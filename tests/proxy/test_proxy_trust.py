@@ -116,8 +116,10 @@ def rsa_keys(tmp_path_factory):
 
 def _claims(**changes):
     now = int(time.time())
+    # Issued a minute ago: with leeway 0, PyJWT refuses an ``iat`` in the future, which a
+    # clock step between signing here and verifying in the proxy could otherwise produce.
     claims = {"sub": "agent-42", "role": "billing", "iss": "https://sso.example", "aud": "redactor",
-              "exp": now + 300, "iat": now}
+              "exp": now + 300, "iat": now - 60}
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
