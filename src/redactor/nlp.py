@@ -160,7 +160,9 @@ def _timed_choice() -> str:
 
 @lru_cache(maxsize=1)
 def _blas_controller() -> Any:
-    import numpy  # noqa: F401  (its BLAS must be loaded before the controller looks for it)
+    import importlib
+
+    importlib.import_module("numpy")  # its BLAS must be loaded before the controller looks
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
     return ThreadpoolController()
