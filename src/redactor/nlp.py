@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 import os
 import threading
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -67,19 +67,17 @@ def _resolve(model: str) -> str:
 CHUNK_CHARS = 100_000
 CHUNK_OVERLAP = 500
 
-_pipelines: dict[str, object] = {}
-_pipelines_lock = threading.Lock()
-
-
 @dataclass(frozen=True)
 class _Loaded:
-    """What one NER call on a loaded pipeline needs besides the pipeline itself."""
+    """A loaded pipeline and what every NER call on it needs."""
 
+    nlp: Any
     lock: Any  # threading.Lock: one per pipeline, shared by every Redactor that uses it
     numpy_blas: bool  # its products run on numpy's BLAS (held to one thread per call)
 
 
-_loaded: dict[int, _Loaded] = {}  # id(pipeline) -> how it was loaded
+_pipelines: dict[str, _Loaded] = {}
+_pipelines_lock = threading.Lock()
 
 
 def _needed_components(nlp_config: dict) -> set[str]:  # type: ignore[type-arg]
@@ -211,6 +209,10 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
         ModelError: the pipeline is not installed or has no ``ner`` component, or
             ``REDACTOR_BLAS`` holds a value other than ``auto``, ``blis`` or ``numpy``.
     """
+    return _load(model).nlp
+
+
+def _load(model: str) -> _Loaded:
     with _pipelines_lock:
         if model in _pipelines:
             return _pipelines[model]
@@ -234,12 +236,11 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
         numpy_blas = blas_backend() == "numpy"
         if numpy_blas:
             _use_numpy_blas(nlp)
-        _loaded[id(nlp)] = _Loaded(threading.Lock(), numpy_blas)
         _warm_vocab(nlp)
         log.info("loaded spaCy pipeline %s with components %s (matrix products on %s)",
                  model, nlp.pipe_names, "numpy" if numpy_blas else "blis")
-        _pipelines[model] = nlp
-        return nlp
+        loaded = _pipelines[model] = _Loaded(nlp, threading.Lock(), numpy_blas)
+        return loaded
 
 
 def _use_numpy_blas(nlp: Any) -> None:
@@ -386,11 +387,10 @@ letters never count.
         self._not_names = not_names()
         if self._proper_zipf:
             _zipf("the")  # load the frequency table now
-        self._nlp = load_pipeline(model)
         # The pipeline is shared by every Redactor of the process (one load per model), and
         # spaCy pipelines are not thread-safe: one lock per pipeline, not per recognizer.
-        loaded = _loaded[id(self._nlp)]
-        self._lock, self._numpy_blas = loaded.lock, loaded.numpy_blas
+        loaded = _load(model)
+        self._nlp, self._lock, self._numpy_blas = loaded.nlp, loaded.lock, loaded.numpy_blas
         self._veto_ids = frozenset(self._nlp.vocab.strings.add(label) for label in self._veto)
 
     def find_many(self, texts: list[str], *, batch_size: int = 64) -> list[list[Finding]]:
