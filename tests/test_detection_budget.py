@@ -183,3 +183,25 @@ def test_phone_checks_the_budget_inside_one_long_run_of_digit_groups() -> None:
     with pytest.raises(DetectionTimeout) as exc:
         recognizer.find(ScanText(adversarial("digit_groups", 10_000), deadline))
     assert (exc.value.kind, exc.value.recognizer) == ("budget", "phone")
+
+
+def test_linear_scans_run_without_the_regex_timeout_but_within_the_budget() -> None:
+    word = regex.compile(r"\w+")
+    text = "Dana Fakesmith called 212 555 0143 twice"
+    clock = FakeClock()
+    d = Deadline(1.0, 2.0, clock=clock)
+    assert [m.span() for m in d.scan(word, text, "repeats")] == [
+        (0, 4), (5, 14), (15, 21), (22, 25), (26, 29), (30, 34), (35, 40)]
+
+    class TickingClock(FakeClock):  # each reading one second later: spent after the scan
+        def __call__(self) -> float:
+            self.now += 1.0
+            return self.now
+
+    late = Deadline(1.0, 1.5, clock=TickingClock())
+    with pytest.raises(DetectionTimeout) as info:
+        late.scan(word, text, "repeats")
+    assert info.value.kind == "budget" and info.value.recognizer == "repeats"
+    clock.now += 5.0  # the budget already spent: nothing is scanned
+    with pytest.raises(DetectionTimeout):
+        d.scan(word, text, "repeats")

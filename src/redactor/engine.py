@@ -460,7 +460,7 @@ def _repeats(text: str, findings: list[Finding], deadline: Deadline) -> list[Fin
                 grouped.add(value)
     found_at: dict[str, list[int]] = {}  # value -> starts of its occurrences
     if by_lead:
-        for n, m in enumerate(deadline.finditer(_WORD_RUN, text, "repeats"), 1):
+        for n, m in enumerate(deadline.scan(_WORD_RUN, text, "repeats"), 1):
             if n % 1024 == 0:
                 deadline.check("repeats")
             groups = by_lead.get(m.group())

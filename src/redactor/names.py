@@ -132,7 +132,7 @@ class NameRecognizer:
 
     def find(self, scan: ScanText) -> list[Finding]:
         text, deadline = scan.text, scan.deadline
-        tokens = [(m.start(), m.end(), m.group()) for m in deadline.finditer(_TOKEN, text, self.name)]
+        tokens = [(m.start(), m.end(), m.group()) for m in deadline.scan(_TOKEN, text, self.name)]
         found: list[Finding] = self._cue_rule(text, tokens, deadline)
         deadline.check(self.name)
         emails = self._email_rule(text, tokens, deadline)

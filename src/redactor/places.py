@@ -88,7 +88,7 @@ class PlaceRecognizer:
     def find(self, scan: ScanText) -> list[Finding]:
         text, deadline = scan.text, scan.deadline
         lower_text = not any(c.isupper() for c in text)
-        words = [(m.start(), m.end(), m.group()) for m in deadline.finditer(_WORD, text, self.name)]
+        words = [(m.start(), m.end(), m.group()) for m in deadline.scan(_WORD, text, self.name)]
         found: list[Finding] = []
         i = 0
         while i < len(words):

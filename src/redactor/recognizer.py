@@ -99,6 +99,22 @@ class Deadline:
     def _exceeded(self, recognizer: str) -> DetectionTimeout:
         return DetectionTimeout(recognizer, self.budget_s or 0.0, kind="budget")
 
+    def scan(self, pattern: Any, text: str, recognizer: str) -> list[Any]:
+        """All matches of one of the engine's own linear-time tokenising patterns.
+
+        For patterns such as ``\\w+`` or a run of digits and separators, which cannot
+        backtrack more than the length of a match: they run without the ``regex`` timeout,
+        which costs about 0.6 microseconds per match (a word-by-word scan of 100 KB is 4x
+        slower with it), and the budget is checked before and after instead.
+
+        Raises:
+            DetectionTimeout: the budget was spent before or during the scan.
+        """
+        self.check(recognizer)
+        matches = list(pattern.finditer(text))
+        self.check(recognizer)
+        return matches
+
     def finditer(self, pattern: Any, text: str, recognizer: str, pos: int = 0,
                  endpos: int | None = None) -> list[Any]:
         """All matches of a compiled ``regex`` pattern, searched under this deadline.
@@ -137,7 +153,7 @@ class ScanText:
         """
         if self._digit_runs is None:
             self._digit_runs = [(m.start(), m.end(), len(m.group()) - _separators(m.group()))
-                                for m in self.deadline.finditer(_DIGIT_RUN, self.text, recognizer)]
+                                for m in self.deadline.scan(_DIGIT_RUN, self.text, recognizer)]
         n = len(self.text)
         return [(lo, min(n, hi + 2)) for lo, hi, digits in self._digit_runs if digits >= min_digits]
 
