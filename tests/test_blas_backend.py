@@ -154,3 +154,26 @@ def test_two_redactors_in_two_threads_share_the_pipeline_safely(tmp_path: Path) 
     assert errors == []
     assert outputs[0] == outputs[1]
     assert outputs[0][14] == expected
+
+
+@pytest.mark.parametrize(("version", "python", "warned"), [
+    ("3.8.7", (3, 11), False), ("3.8.2", (3, 12), False), ("3.8.8", (3, 11), True),
+    ("3.8.18", (3, 13), True), ("3.8.18", (3, 14), False), ("3.9.0", (3, 11), False),
+    ("3.8.10.dev0", (3, 11), True), ("3.7.5", (3, 11), False),
+])
+def test_slow_spacy_wheels_are_named_at_load(version: str, python: tuple[int, int], warned: bool) -> None:
+    from redactor.nlp import slow_spacy_note
+
+    note = slow_spacy_note(version, python)
+    assert (note is not None) == warned
+    if note:
+        assert note.startswith(f"spaCy {version} runs the NER about 1.7x slower than 3.8.7")
+        assert "spacy>=3.8,<3.8.8" in note
+
+
+def test_the_installed_spacy_is_not_a_slow_wheel() -> None:
+    from importlib.metadata import version
+
+    from redactor.nlp import slow_spacy_note
+
+    assert slow_spacy_note(version("spacy")) is None
