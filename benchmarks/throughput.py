@@ -42,6 +42,10 @@ median is not decided by a few slow seconds of the shared machine; every call is
 call p50 / p99 in milliseconds over all timed calls. F2 per system is read from the
 accuracy benchmark's JSON (``--accuracy``) when it holds the system, otherwise computed here
 with ``accuracy.py``'s scoring on the first ``--f2-docs`` presidio_synth documents.
+The two-worker scaling is also measured paired: before each ``redactor_w2`` pass the same
+Redactor runs the same calls in its own process alone, and the ratio of the median pass
+times is the column ``redactor_w2/one process (paired)``; ``redactor_w2/redactor_many``
+compares two systems measured minutes apart, which a slow phase of the machine can move.
 
 Output: a Markdown table on stdout, every figure in ``--out`` (JSON) and a PNG chart of
 chars/s and F2 per system (``--chart``, matplotlib Agg).
@@ -197,10 +201,16 @@ def _redactor(policy: str | dict[str, Any] | None, mode: str) -> Callable[[str],
                           workers=workers)
             assert r._pools, "the warm-up did not start the worker pool"
         if kind == "json":
-            return (lambda items: [r.redact_json(v, workers=workers) for v in items]), analyze
-        if mode == "one":
+            run: Any = lambda items: [r.redact_json(v, workers=workers) for v in items]  # noqa: E731
+            one: Run = lambda items: [r.redact_json(v) for v in items]  # noqa: E731
+        elif mode == "one":
             return (lambda items: [r.redact(t) for t in items]), analyze
-        return (lambda items: r.redact_many(items, workers=workers)), analyze
+        else:
+            run = lambda items: r.redact_many(items, workers=workers)  # noqa: E731
+            one = lambda items: r.redact_many(items)  # noqa: E731
+        if workers:  # the same calls in this process alone, timed pass by pass beside run
+            run.one_process = one
+        return run, analyze
     return build
 
 
@@ -311,11 +321,22 @@ def measure(system: str, corpora: Sequence[str], reps: int, quick: bool, batch: 
         run([{"body": WARM_UP}] if kind == "json" else [WARM_UP])
         run(calls[0][0])
         passes, cpu_passes, latencies = [], [], []
+        # redactor_w2: a pass in this process alone before each pass with workers, so the
+        # scaling ratio compares passes seconds apart, not systems minutes apart (a slow
+        # phase of this shared machine moves both).
+        one_process = getattr(run, "one_process", None)
+        paired_one: list[float] = []
         # At least ``reps`` passes, and fast systems repeat for ``min_seconds``: a median over
         # many passes spread in time is less at the mercy of a few slow seconds on this
         # shared machine (the min-max still shows them).
         while len(passes) < reps or (sum(passes) < min_seconds and len(passes) < 500):
             gc.collect()
+            if one_process is not None:
+                t0 = time.perf_counter()
+                for call_items, _, _ in calls:
+                    one_process(call_items)
+                paired_one.append(time.perf_counter() - t0)
+                gc.collect()
             total = 0.0
             cpu0 = time.process_time()
             for call_items, _, _ in calls:
@@ -338,6 +359,8 @@ def measure(system: str, corpora: Sequence[str], reps: int, quick: bool, batch: 
             "cpu_chars_per_s": None if system == "redactor_w2" else n_chars / statistics.median(cpu_passes),
             "latency_p50_ms": _percentile(latencies, 0.5) * 1000,
             "latency_p99_ms": _percentile(latencies, 0.99) * 1000,
+            "paired_ratio": (statistics.median(paired_one) / statistics.median(passes)
+                             if paired_one else None),
         }
         print(f"  {system} on {name}: {statistics.median(chars_s):,.0f} chars/s", file=sys.stderr)
     while _OPEN:  # reaped workers count in RUSAGE_CHILDREN
@@ -434,6 +457,8 @@ def summarize(results: dict[str, dict[str, Any]], corpora: Sequence[str],
     pairs = [("redactor", "presidio"), ("redactor_many", "presidio"), ("redactor_many", "presidio_batch"),
              ("patterns_only", "scrubadub"), ("patterns_fast", "scrubadub"), ("redactor_w2", "redactor_many")]
     ratios = {c: {f"{a}/{b}": _ratio(cps(a, c), cps(b, c)) for a, b in pairs} for c in corpora}
+    for c in corpora:  # the same Redactor with and without workers, passes alternating
+        ratios[c]["redactor_w2/one process (paired)"] = cps("redactor_w2", c, "paired_ratio")
     cpu_ratios = {c: {f"{a}/{b}": _ratio(cpu(a, c), cpu(b, c)) for a, b in pairs if a != "redactor_w2"}
                   for c in corpora}
     f2 = {}
