@@ -21,7 +21,7 @@ sys.modules["throughput_bench"] = T
 _spec.loader.exec_module(T)
 
 ROW_KEYS = {"docs", "chars", "calls", "reps", "docs_per_s", "chars_per_s", "chars_per_s_min",
-            "chars_per_s_max", "cpu_chars_per_s", "latency_p50_ms", "latency_p99_ms"}
+            "chars_per_s_max", "cpu_chars_per_s", "latency_p50_ms", "latency_p99_ms", "paired_ratio"}
 
 
 def test_quick_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,12 +42,14 @@ def test_quick_run_writes_every_figure(tmp_path: Path, capsys: pytest.CaptureFix
         assert row["chars"] == sum(len(t) for t in T._synth()[:40])
         assert row["chars_per_s_min"] <= row["chars_per_s"] <= row["chars_per_s_max"]
         assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"]
+        assert row["paired_ratio"] is None  # measured for redactor_w2 only
         assert result["f2_here"]["docs"] == 20 and 0 < result["f2_here"]["f2"] <= 1
     recall = data["results"]["patterns_only"]["f2_here"]["pattern_recall"]
     assert recall == {"CREDIT_CARD": 1.0, "US_SSN": 1.0}  # the pattern types of the first 20 docs
     assert set(data["summary"]["ratios"]["short"]) == {
         "redactor/presidio", "redactor_many/presidio", "redactor_many/presidio_batch",
-        "patterns_only/scrubadub", "patterns_fast/scrubadub", "redactor_w2/redactor_many"}
+        "patterns_only/scrubadub", "patterns_fast/scrubadub", "redactor_w2/redactor_many",
+        "redactor_w2/one process (paired)"}
     assert data["summary"]["ratios"]["short"]["redactor/presidio"] is None  # presidio not run
     assert data["summary"]["cpu_ratios"]["short"]["redactor/presidio"] is None
     assert data["summary"]["f2"]["redactor"]["source"] == "computed here (20 docs)"
@@ -70,3 +72,17 @@ def test_fast_systems_repeat_passes_for_min_seconds() -> None:
     row = result["corpora"]["short"]
     assert row["reps"] > 1  # one pass of 40 short strings takes well under 0.2 s
     assert row["chars_per_s_min"] <= row["chars_per_s"] <= row["chars_per_s_max"]
+
+
+def test_two_workers_are_also_timed_against_one_process_pass_by_pass(tmp_path: Path) -> None:
+    out = tmp_path / "w2.json"
+    code = T.main(["--quick", "--reps", "2", "--systems", "redactor_w2", "--corpora", "short",
+                   "--no-isolate", "--f2-docs", "5", "--no-cache-run", "--out", str(out),
+                   "--chart", str(tmp_path / "w2.png"), "--accuracy", str(tmp_path / "absent.json")])
+    assert code == 0
+    data = json.loads(out.read_text("utf-8"))
+    row = data["results"]["redactor_w2"]["corpora"]["short"]
+    assert row["reps"] == 2 and row["paired_ratio"] > 0
+    ratios = data["summary"]["ratios"]["short"]
+    assert ratios["redactor_w2/one process (paired)"] == row["paired_ratio"]
+    assert ratios["redactor_w2/redactor_many"] is None  # redactor_many not run
