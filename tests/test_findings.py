@@ -59,3 +59,9 @@ def test_validated_loser_crossing_a_validated_winner_is_trimmed_not_dropped() ->
     iban = f("IBAN_CODE", 2, 29, 1.0, validated=True)
     phone = f("PHONE_NUMBER", 22, 31, 0.75, validated=True)
     assert spans(resolve_overlaps([iban, phone])) == [("IBAN_CODE", 2, 29), ("PHONE_NUMBER", 29, 31)]
+
+
+def test_context_boost_gives_the_decimal_score() -> None:
+    from redactor.recognizer import boost
+
+    assert (boost(0.3), boost(0.15), boost(0.0), boost(0.9)) == (0.65, 0.5, 0.4, 1.0)

@@ -237,8 +237,9 @@ class Context:
 
 
 def boost(score: float) -> float:
-    """Score after context is seen (Presidio's rule)."""
-    return max(min(1.0, score + CONTEXT_BOOST), CONTEXT_MIN_SCORE)
+    """Score after context is seen (Presidio's rule), rounded to 6 places so 0.3 + 0.35 is
+    0.65, not 0.6499999999999999, in findings and thresholds alike."""
+    return round(max(min(1.0, score + CONTEXT_BOOST), CONTEXT_MIN_SCORE), 6)
 
 
 RecognizerBuilder = Callable[[dict[str, Any], Path], Recognizer]
