@@ -200,8 +200,33 @@ def test_linear_scans_run_without_the_regex_timeout_but_within_the_budget() -> N
 
     late = Deadline(1.0, 1.5, clock=TickingClock())
     with pytest.raises(DetectionTimeout) as info:
-        late.scan(word, text, "repeats")
+        list(late.scan(word, text, "repeats"))
     assert info.value.kind == "budget" and info.value.recognizer == "repeats"
     clock.now += 5.0  # the budget already spent: nothing is scanned
     with pytest.raises(DetectionTimeout):
-        d.scan(word, text, "repeats")
+        next(d.scan(word, text, "repeats"))
+
+
+def test_a_linear_scan_checks_the_budget_among_its_matches() -> None:
+    # A 10 MB text of words must not run seconds past the budget: checked every 4,096 matches.
+    class TickingClock(FakeClock):
+        def __call__(self) -> float:
+            self.now += 1.0
+            return self.now
+
+    d = Deadline(None, 1.5, clock=TickingClock())  # created at 101: ends at 102.5
+    seen = []
+    with pytest.raises(DetectionTimeout):
+        for m in d.scan(regex.compile(r"\w+"), "a " * 5000, "person_names"):
+            seen.append(m.start())
+    assert len(seen) == 4095 and seen[-1] == 8188  # the check at the 4,096th match (103) ends it
+
+
+def test_normalising_one_accent_after_every_letter_stops_at_the_budget() -> None:
+    # The check ran at positions divisible by 4,096 inside non-ASCII runs: a combining
+    # accent after every letter sits at odd positions only, so it never ran.
+    from redactor.normalize import normalize
+
+    calls = []
+    normalize("a\u0301" * 10_000, check=lambda: calls.append(1))
+    assert len(calls) == 10_000 // 4096  # once per 4,096 folded characters

@@ -75,13 +75,15 @@ def normalize(text: str, check: Callable[[], None] | None = None) -> NormalizedT
     source: list[int] = []
     changed = False
     pos = 0
+    folded_count = 0  # counted across runs: single-character runs ("a\u0301a\u0301...") too
     for run in _NON_ASCII.finditer(text):
         start, end = run.span()
         if start > pos:  # an ASCII stretch: kept as is
             pieces.append(text[pos:start])
             source.extend(range(pos, start))
         for i in range(start, end):
-            if check is not None and i % 4096 == 0:
+            folded_count += 1
+            if check is not None and folded_count % 4096 == 0:
                 check()
             ch = text[i]
             folded = _fold(ch)
