@@ -33,11 +33,6 @@ from .policy import Policy
 
 __all__ = ["RedactorPool", "split_balanced", "split_weighted"]
 
-# With one run per process the caller gets a slightly smaller run: it also runs the pool's
-# threads and reads the workers' results, and measured ~9% slower than a worker on the same
-# run (two processes over one, alternating in one process, ticket threads 1.58-1.76x with
-# equal runs, 1.71-1.83x at 0.9; short strings 1.57-1.88x / 1.79-1.81x; 10 KB documents equal).
-_CALLER_WEIGHT = 0.9
 
 _WORKER: Any = None  # the Redactor of this worker process
 
@@ -167,9 +162,8 @@ class RedactorPool:
         when the texts are many or alike (two processes over one, same batches of 128 texts:
         1.91x / 1.71x / 2.24x for short strings / ticket threads / 10 KB documents with one
         run per process, 1.75x / 1.62x / 1.62x with two, 1.38-1.68x / 1.43-1.49x / 2.03-2.08x
-        with three). The caller's run is then sized ``_CALLER_WEIGHT`` (0.9) of a worker's,
-        cut at the text boundary nearest that share. A few texts of very different sizes
-        balance better with more runs.
+        with three). Each cut is at the text boundary nearest an equal share. A few texts of
+        very different sizes balance better with more runs.
         """
         texts = list(texts)
         if not texts:
@@ -177,10 +171,7 @@ class RedactorPool:
         wanted = None if entities is None else sorted(entities)
         sizes = [len(t) + 16 for t in texts]
         processes = self.workers + (1 if local is not None else 0)
-        if local is not None and chunks_per_worker == 1:  # the caller's run is the last one
-            runs = split_weighted(sizes, [1.0] * self.workers + [_CALLER_WEIGHT])
-        else:
-            runs = split_balanced(sizes, processes * chunks_per_worker)
+        runs = split_balanced(sizes, processes * chunks_per_worker)
         futures: dict[int, Future[Any]] = {}
         taken: dict[int, list[list[Finding]]] = {}
         lock = threading.Lock()
