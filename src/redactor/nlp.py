@@ -183,19 +183,36 @@ def one_blas_thread() -> Iterator[None]:
     overlapping uses from several threads are counted: the first to enter sets the limit,
     the last to leave restores the count it found (~8 microseconds to enter and leave).
     """
+    hold_one_blas_thread()
+    try:
+        yield
+    finally:
+        release_one_blas_thread()
+
+
+def hold_one_blas_thread() -> None:
+    """Hold numpy's BLAS to one thread until the matching :func:`release_one_blas_thread`.
+
+    Counted with :func:`one_blas_thread`'s users. A worker pool holds it for its life in the
+    process that starts it: raising OpenBLAS back to several threads after each NER call
+    makes its idle threads spin for up to ~0.1 s (OpenBLAS's thread timeout) on the cores
+    the workers run on (a 22-text batch with two workers: 44 -> 62 ms).
+    """
     global _one_thread_users, _one_thread_limit
     with _one_thread_lock:
         if _one_thread_users == 0:
             _one_thread_limit = _blas_controller().limit(limits=1, user_api="blas")
         _one_thread_users += 1
-    try:
-        yield
-    finally:
-        with _one_thread_lock:
-            _one_thread_users -= 1
-            if _one_thread_users == 0:
-                _one_thread_limit.restore_original_limits()
-                _one_thread_limit = None
+
+
+def release_one_blas_thread() -> None:
+    """Release one :func:`hold_one_blas_thread`; the last release restores the thread count."""
+    global _one_thread_users, _one_thread_limit
+    with _one_thread_lock:
+        _one_thread_users -= 1
+        if _one_thread_users == 0:
+            _one_thread_limit.restore_original_limits()
+            _one_thread_limit = None
 
 
 def load_pipeline(model: str):  # type: ignore[no-untyped-def]

@@ -132,6 +132,14 @@ class RedactorPool:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers
+        # This process runs NER runs beside the workers: hold its BLAS to one thread while
+        # the pool lives, so OpenBLAS threads do not spin on the workers' cores after each
+        # call (see nlp.hold_one_blas_thread).
+        from .nlp import hold_one_blas_thread
+
+        hold_one_blas_thread()
+        self._holding = True
+        self._hold_lock = threading.Lock()
         self._executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=get_context("spawn"), initializer=_init,
             initargs=(policy, model, tuple(extra_recognizers)))
@@ -240,8 +248,15 @@ class RedactorPool:
         return out
 
     def close(self) -> None:
-        """Stop the workers (waits for running jobs). Idempotent."""
+        """Stop the workers (waits for running jobs) and release this process's BLAS
+        thread limit. Idempotent."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._hold_lock:
+            holding, self._holding = self._holding, False
+        if holding:
+            from .nlp import release_one_blas_thread
+
+            release_one_blas_thread()
 
     def __enter__(self) -> RedactorPool:
         return self
