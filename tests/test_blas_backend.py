@@ -199,3 +199,16 @@ def test_a_worker_pool_holds_its_caller_to_one_blas_thread_until_closed() -> Non
         pool.close()
     pool.close()  # idempotent: released once
     assert blas_threads() == before
+
+
+def test_a_pool_that_fails_to_start_releases_the_blas_limit() -> None:
+    from redactor.policy import load_policy
+    from redactor.workers import RedactorPool
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before = blas_threads()
+    with pytest.raises(Exception):  # the worker's start error (its type depends on the pool)
+        RedactorPool(load_policy("default"), workers=1, model="no_such_model_here")
+    assert blas_threads() == before

@@ -17,7 +17,7 @@ from redactor.findings import Finding
 from redactor.normalize import normalize
 from redactor.operators import OperationContext
 from redactor.recognizer import ScanText
-from redactor.workers import split_balanced, split_weighted
+from redactor.workers import split_balanced
 
 TEXT = "Call Dana Fakesmith at 212-555-0143 or dana.fakesmith@example.com today."
 
@@ -138,14 +138,13 @@ def test_split_balanced_cuts_by_size() -> None:
     assert split_balanced([], 3) == []
 
 
-def test_split_weighted_cuts_at_the_nearest_boundary_to_each_share() -> None:
-    # 52.6% / 47.4% of six equal texts: the nearest boundary is still 3 / 3
-    assert split_weighted([10] * 6, [1.0, 0.9]) == [range(0, 3), range(3, 6)]
-    # 120 in all: the worker's share (1 of 1.9) is 63.2, nearer the boundary at 60 than at 70
-    assert split_weighted([30, 20, 10, 10, 10, 10, 10, 10, 10], [1.0, 0.9]) == [range(0, 3), range(3, 9)]
-    assert split_weighted([1, 1, 100], [1.0, 1.0, 1.0]) == [range(0, 2), range(2, 3)]  # no empty run
-    assert split_weighted([7], [1.0, 0.9]) == [range(0, 1)]
-    assert split_weighted([], [1.0]) == []
+def test_split_balanced_cuts_at_the_boundary_nearest_each_share() -> None:
+    assert split_balanced([10] * 6, 2) == [range(0, 3), range(3, 6)]
+    # 120 in all: the share of 60 falls on the boundary after the third text
+    assert split_balanced([30, 20, 10, 10, 10, 10, 10, 10, 10], 2) == [range(0, 3), range(3, 9)]
+    assert split_balanced([1, 1, 100], 3) == [range(0, 2), range(2, 3)]  # no empty run
+    assert split_balanced([7], 2) == [range(0, 1)]
+    assert split_balanced([], 1) == []
 
 
 def test_secret_keyword_prefilter_keeps_every_match(redactor: Redactor) -> None:

@@ -31,8 +31,7 @@ from .errors import DetectionTimeout, RedactorError
 from .findings import Finding
 from .policy import Policy
 
-__all__ = ["RedactorPool", "split_balanced", "split_weighted"]
-
+__all__ = ["RedactorPool", "split_balanced"]
 
 _WORKER: Any = None  # the Redactor of this worker process
 
@@ -68,31 +67,21 @@ def _analyze(texts: list[str], entities: list[str] | None,
 
 
 def split_balanced(sizes: Sequence[int], parts: int) -> list[range]:
-    """Cut ``range(len(sizes))`` into at most ``parts`` consecutive runs of similar total size.
+    """Cut ``range(len(sizes))`` into at most ``parts`` consecutive, non-empty runs of similar
+    total size: each worker gets about the same number of characters, whatever the mix of
+    short and long texts.
 
-    Used to give each worker about the same number of characters, whatever the mix of short
-    and long texts (see :func:`split_weighted`).
-    """
-    return split_weighted(sizes, [1.0] * max(1, parts))
-
-
-def split_weighted(sizes: Sequence[int], weights: Sequence[float]) -> list[range]:
-    """Cut ``range(len(sizes))`` into at most ``len(weights)`` consecutive, non-empty runs
-    whose total sizes follow ``weights`` (positive).
-
-    Each cut is the boundary between two items nearest to its share of the total
-    (``sum(sizes) * sum(weights[:k + 1]) / sum(weights)``), so six equal texts split 3 / 3
-    even when the weights ask for 52% / 48%; runs left empty are dropped.
+    Each cut is the boundary between two items nearest to its equal share of the total, so
+    six equal texts split 3 / 3; runs left empty are dropped.
     """
     n = len(sizes)
     if n == 0:
         return []
     prefix = list(accumulate(sizes, initial=0))  # prefix[j]: size of items [0, j)
-    total, scale = prefix[-1], sum(weights)
     runs: list[range] = []
-    start, share = 0, 0.0
-    for weight in weights[:-1]:
-        share += total * weight / scale
+    start = 0
+    for k in range(1, max(1, parts)):
+        share = prefix[-1] * k / parts
         j = bisect_left(prefix, share, lo=start + 1, hi=n)
         if j > start + 1 and share - prefix[j - 1] <= prefix[j] - share:
             j -= 1  # the boundary before the crossing item is nearer
@@ -143,14 +132,17 @@ class RedactorPool:
         self._executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=get_context("spawn"), initializer=_init,
             initargs=(policy, model, tuple(extra_recognizers)))
-        # One job per worker at once makes the executor start every process now.
-        futures = [self._executor.submit(_ready) for _ in range(workers)]
-        done, pending = wait(futures, timeout=start_timeout_s)
-        if pending:
-            self.close()
-            raise TimeoutError(f"redactor worker processes did not start within {start_timeout_s} s")
-        for f in done:
-            f.result()  # re-raises a worker's start error (e.g. ModelError)
+        try:
+            # One job per worker at once makes the executor start every process now.
+            futures = [self._executor.submit(_ready) for _ in range(workers)]
+            done, pending = wait(futures, timeout=start_timeout_s)
+            if pending:
+                raise TimeoutError(f"redactor worker processes did not start within {start_timeout_s} s")
+            for f in done:
+                f.result()  # re-raises a worker's start error (e.g. ModelError)
+        except BaseException:
+            self.close()  # no half-started pool, and the BLAS limit is released
+            raise
 
     def analyze_many(self, texts: Sequence[str], *, entities: Collection[str] | None = None,
                      batch_size: int = 64, chunks_per_worker: int = 1,
@@ -170,8 +162,7 @@ class RedactorPool:
         when the texts are many or alike (two processes over one, same batches of 128 texts:
         1.91x / 1.71x / 2.24x for short strings / ticket threads / 10 KB documents with one
         run per process, 1.75x / 1.62x / 1.62x with two, 1.38-1.68x / 1.43-1.49x / 2.03-2.08x
-        with three). Each cut is at the text boundary nearest an equal share. A few texts of
-        very different sizes balance better with more runs.
+        with three). A few texts of very different sizes balance better with more runs.
         """
         texts = list(texts)
         if not texts:
