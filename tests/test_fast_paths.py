@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from redactor import Redactor
 from redactor.findings import Finding, resolve_overlaps
 from redactor.normalize import normalize
 from redactor.patterns import PatternRecognizer, PatternRecognizerSpec, _runs
 from redactor.recognizer import Context, ScanText
+from redactor.validators import credit_card
 
 EMAIL = r"(?<![\w.])\w+@\w+\.[a-z]{2,}(?![\w-])"
 
@@ -200,3 +202,23 @@ def test_phone_recognizer_pickles_without_its_memo() -> None:
     copy = pickle.loads(pickle.dumps(phone))
     assert copy._memo == {} and copy._memo_key != phone._memo_key
     assert [(f.start, f.end) for f in copy.find(ScanText("call 212-555-0143"))] == [(5, 17)]
+
+
+def test_a_card_number_is_validated_once_per_text_and_the_verdicts_die_with_the_scan() -> None:
+    text = "card 4111 1111 1111 1111, call 415-555-0183"
+    calls: list[str] = []
+
+    def counting(value: str) -> bool | None:
+        calls.append(value)
+        return credit_card(value)
+
+    scan = ScanText(text)
+    assert scan.validate(counting, "4111 1111 1111 1111") is True
+    assert scan.validate(counting, "4111 1111 1111 1111") is True
+    assert calls == ["4111 1111 1111 1111"]
+    assert ScanText(text).validate(counting, "4111 1111 1111 1111") is True  # a new text: asked again
+    assert len(calls) == 2
+    # Both card recognizers and the phone recognizer see the card; each finding is unchanged.
+    found = Redactor("patterns_fast").analyze(text)
+    assert [(f.entity_type, f.start, f.end, f.score) for f in found] == [
+        ("CREDIT_CARD", 5, 24, 1.0), ("PHONE_NUMBER", 31, 43, 1.0)]

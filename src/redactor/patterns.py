@@ -159,7 +159,7 @@ class PatternRecognizer:
                 for lo, hi in spans:
                     for m in p.pattern.finditer(text, lo, hi, timeout=deadline.remaining(self.name),
                                                 overlapped=False):
-                        f = self._candidate(text, m, p)
+                        f = self._candidate(scan, m, p)
                         if f is not None:
                             found.append(f)
                         deadline.check(self.name)
@@ -167,13 +167,14 @@ class PatternRecognizer:
                 raise deadline.expired(self.name) from None
         return found
 
-    def _candidate(self, text: str, m: Any, p: _Compiled) -> Finding | None:
+    def _candidate(self, scan: ScanText, m: Any, p: _Compiled) -> Finding | None:
+        text = scan.text
         start, end = m.span("value") if p.has_value_group else m.span()
         if start < 0 or start >= end:
             return None
         score, validated, why = p.score, False, p.name
         if self._validator is not None:
-            verdict = self._validator(text[start:end])
+            verdict = scan.validate(self._validator, text[start:end])
             if verdict is False:
                 return None
             if verdict:

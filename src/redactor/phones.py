@@ -49,13 +49,14 @@ __all__ = ["PhoneRecognizer", "PhoneRecognizerSpec"]
 # A run of phone characters; the numbers inside are found by _decompose.
 _CANDIDATE = regex.compile(
     r"""
+    (?=[\d(+])                                  # first: lets the engine skip to a start quickly
     (?<![\d+/]|[\d:]:)                          # not inside a longer number or an IPv6 address
     (?:(?:\+|00)(?=\d))?                        # international prefix
     [\d(][\d().\- \t]*\d                         # digits, separators, (area)
-    (?:[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6})?  # extension
+    (?:[ \t]?(?i:x|ext\.?|extension)[ \t]?\d{1,6})?  # extension
     (?!\d|:\w|\.\d)                              # not part of an IP address or a time
     """,
-    regex.VERBOSE | regex.IGNORECASE,
+    regex.VERBOSE,
 )
 _MAX_PIECES = 6  # a phone number has at most this many space-separated groups
 _EXTENSION = regex.compile(r"[A-Za-z]")
@@ -129,11 +130,12 @@ class PhoneRecognizer:
         for m in deadline.finditer(_CANDIDATE, text, self.name):
             deadline.check(self.name)
             # Fewer digits than any number has: no piece of the run can rank (see _rank).
-            if len(_DIGIT.findall(text, m.start(), m.end())) < self._min_digits:
+            start, end = m.span()
+            if end - start < self._min_digits or _digit_count(text[start:end]) < self._min_digits:
                 continue
-            if _CARD_GROUPS.fullmatch(text, m.start(), m.end()) and credit_card(m.group()):
+            if _CARD_GROUPS.fullmatch(text, start, end) and scan.validate(credit_card, m.group()):
                 continue
-            for start, end, verdict in self._decompose(text, m.start(), m.end(), deadline):
+            for start, end, verdict in self._decompose(text, start, end, deadline):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
                 context = self._context is not None and self._context.seen(text, start, end)
                 if context:
@@ -197,7 +199,7 @@ class PhoneRecognizer:
 
     def _rank(self, text: str, start: int, end: int) -> int | None:
         candidate = text[start:end]
-        if not self._min_digits <= len(_DIGIT.findall(candidate)) <= self._max_digits:
+        if not self._min_digits <= _digit_count(candidate) <= self._max_digits:
             return None
         if (_DATE_LIKE.fullmatch(candidate) or _SSN_SHAPE.fullmatch(candidate)
                 or _DOTTED_QUAD.search(candidate) or _TIME_AFTER.match(text, end, end + 8)):
@@ -251,6 +253,13 @@ class PhoneRecognizer:
         if not candidate.isdigit() and any(v and _is_valid(number(r)) for r, v in plausible.items()):
             return _FOREIGN
         return _POSSIBLE if any(_is_possible(number(r)) for r in plausible) else None
+
+
+def _digit_count(s: str) -> int:
+    """Characters of ``s`` that ``\\d`` matches (ten C-level counts for ASCII text)."""
+    if s.isascii():
+        return sum(map(s.count, "0123456789"))
+    return len(_DIGIT.findall(s))
 
 
 def _phone_shaped(candidate: str) -> bool:

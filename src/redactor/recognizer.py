@@ -142,6 +142,19 @@ class ScanText:
     _lower: str | None = None
     _first: dict[Any, int] = field(default_factory=dict)
     _digit_runs: list[tuple[int, int, int]] | None = None
+    _windows: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    _verdicts: dict[tuple[Any, str], bool | None] = field(default_factory=dict)
+
+    def validate(self, validator: Callable[[str], bool | None], value: str) -> bool | None:
+        """``validator(value)``, computed once per text: a card number is checked by the card
+        recognizers and by the phone recognizer alike. The verdicts live only as long as this
+        text's detection pass, so no value outlives it."""
+        key = (validator, value)
+        verdicts = self._verdicts
+        if key in verdicts:
+            return verdicts[key]
+        verdict = verdicts[key] = validator(value)
+        return verdict
 
     def digit_runs(self, min_digits: int, recognizer: str) -> list[tuple[int, int]]:
         """Windows ``(start, end)`` (str indices) over the runs of digits joined by spaces,
@@ -157,8 +170,12 @@ class ScanText:
         if self._digit_runs is None:
             self._digit_runs = [(m.start(), m.end(), len(m.group()) - _separators(m.group()))
                                 for m in self.deadline.scan(_DIGIT_RUN, self.text, recognizer)]
-        n = len(self.text)
-        return [(lo, min(n, hi + 2)) for lo, hi, digits in self._digit_runs if digits >= min_digits]
+        windows = self._windows.get(min_digits)
+        if windows is None:
+            n = len(self.text)
+            windows = self._windows[min_digits] = [
+                (lo, min(n, hi + 2)) for lo, hi, digits in self._digit_runs if digits >= min_digits]
+        return windows
 
     def first(self, pattern: Any, timeout: float | None) -> int:
         """Start of ``pattern``'s first match in the text (-1: none); searched once per pattern.
