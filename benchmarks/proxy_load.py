@@ -6,6 +6,8 @@ Paths compared (each a separate process; the load generator is this process):
 * ``bare``: a bare aiohttp pass-through proxy written here (one ClientSession, hop-by-hop
   headers dropped, body buffered, no redaction): the ceiling of this architecture here;
 * ``redactor``: ``redactor proxy`` started from its command line, with
+  - a policy that keeps every JSON field (parse, walk and re-serialise, no detection): the
+    ceiling of any detection engine inside this proxy,
   - a patterns-only policy (proxy/zendesk.yaml on the ``patterns_only`` base), and the same
     on the ``patterns_fast`` base (validated pattern types only, no gazetteers),
   - the NER policy (proxy/zendesk.yaml as shipped, spaCy en_core_web_sm) with 1 and 2
@@ -243,7 +245,12 @@ def policy_files(tmp: Path) -> dict[str, Path]:
     data["extends"] = "patterns_fast"
     fast = tmp / "zendesk_fast.yaml"
     fast.write_text(yaml.safe_dump(data))
-    return {"patterns": patterns, "fast": fast, "ner": ner}
+    # Every field kept: the proxy parses, walks and re-serialises the JSON and runs no
+    # detection at all, the ceiling of any detection engine inside this proxy.
+    data["json"] = {"default": "keep", "scan_numbers": False, "rules": []}
+    walk = tmp / "zendesk_walk_only.yaml"
+    walk.write_text(yaml.safe_dump(data))
+    return {"patterns": patterns, "fast": fast, "ner": ner, "walk": walk}
 
 
 def audit_append_ms(url: str) -> tuple[float, int]:
@@ -384,7 +391,8 @@ def main() -> int:
         policies = policy_files(tmp)
         startups = {}
         # (policy, workers, inline_max_bytes, concurrencies, cache-hit rows too)
-        plan = [("patterns", 1, None, (1, 16), True), ("patterns", 2, 0, (16,), False),
+        plan = [("walk", 1, None, (1, 16), False),
+                ("patterns", 1, None, (1, 16), True), ("patterns", 2, 0, (16,), False),
                 ("fast", 1, None, (1, 16), False),
                 ("ner", 1, None, (1, 16), True), ("ner", 2, None, (1, 16), False)]
         if args.only == "ner-scaling":
@@ -393,7 +401,8 @@ def main() -> int:
             plan = [p for p in plan if p[0] != "ner"]
         for kind, workers, inline, concs, cache_rows in plan:
             proc, url, startup = start_redactor(upstream, policies[kind], workers, inline)
-            label = {"patterns": "patterns-only", "fast": "patterns_fast", "ner": "NER"}[kind]
+            label = {"walk": "JSON walk, no detection", "patterns": "patterns-only",
+                     "fast": "patterns_fast", "ner": "NER"}[kind]
             where = ", in workers" if inline == 0 else ""
             startups[f"{label}, {workers} worker(s){where}"] = startup
             procs.append(proc)
@@ -445,6 +454,15 @@ def main() -> int:
              f"{2 * (ner1.cpu_ms or 1) / (ner2.cpu_ms or 1):.2f}x)", ner2.rps >= 1.7 * ner1.rps))
     for text, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {text}")
+    if "walk-1-16" in results and "fast-1-16" in results:
+        # What the 50% target leaves for detection: the walk-only proxy's CPU per request
+        # subtracted from what one process can spend per request at half the bare rate.
+        walk, fast = results["walk-1-16"], results["fast-1-16"]
+        budget = 1000 / (0.5 * bare[16].rps) - (walk.cpu_ms or 0)
+        print(f"at c16: the proxy without detection serves {100 * walk.rps / bare[16].rps:.0f}% of bare "
+              f"({walk.cpu_ms or 0:.2f} CPU ms per request); 50% of bare leaves one proxy process "
+              f"{budget:.2f} CPU ms per request for detection; patterns_fast spends "
+              f"{(fast.cpu_ms or 0) - (walk.cpu_ms or 0):.2f}")
     if args.only == "all":
         print()
         for line in audit_lines:
