@@ -222,3 +222,16 @@ def test_a_card_number_is_validated_once_per_text_and_the_verdicts_die_with_the_
     found = Redactor("patterns_fast").analyze(text)
     assert [(f.entity_type, f.start, f.end, f.score) for f in found] == [
         ("CREDIT_CARD", 5, 24, 1.0), ("PHONE_NUMBER", 31, 43, 1.0)]
+
+
+def test_an_unhashable_validator_still_validates() -> None:
+    class Checker:  # __eq__ without __hash__: instances are unhashable
+        def __eq__(self, other: object) -> bool:
+            return self is other
+
+        def __call__(self, value: str) -> bool:
+            return value.isdigit()
+
+    scan = ScanText("12345 abc")
+    assert scan.validate(Checker(), "12345") is True
+    assert scan.validate(Checker(), "abc") is False

@@ -143,13 +143,14 @@ class ScanText:
     _first: dict[Any, int] = field(default_factory=dict)
     _digit_runs: list[tuple[int, int, int]] | None = None
     _windows: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
-    _verdicts: dict[tuple[Any, str], bool | None] = field(default_factory=dict)
+    _verdicts: dict[tuple[int, str], bool | None] = field(default_factory=dict)
 
     def validate(self, validator: Callable[[str], bool | None], value: str) -> bool | None:
         """``validator(value)``, computed once per text: a card number is checked by the card
         recognizers and by the phone recognizer alike. The verdicts live only as long as this
-        text's detection pass, so no value outlives it."""
-        key = (validator, value)
+        text's detection pass, so no value outlives it. Keyed by the validator's identity
+        (it may be unhashable); validators are pure functions of the value."""
+        key = (id(validator), value)
         verdicts = self._verdicts
         if key in verdicts:
             return verdicts[key]

@@ -2,7 +2,8 @@
 
 A validator takes the matched value (``str``) and returns ``True`` when the value passes
 its checksum or format rules, ``False`` when it fails them (the candidate is dropped) and
-``None`` when it cannot tell. Most are thin wrappers of python-stdnum; any python-stdnum
+``None`` when it cannot tell. It must depend on the value alone: one text asks each
+validator once per distinct value (recognizers share the verdicts). Most are thin wrappers of python-stdnum; any python-stdnum
 module is available as ``stdnum:<module>`` (e.g. ``stdnum:us.rtn``, ``stdnum:es.dni``),
 which calls that module's ``is_valid``.
 """
