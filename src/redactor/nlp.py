@@ -221,7 +221,9 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
     ``model`` is the name of a pipeline shipped in ``redactor/models`` (``redactor_ner_sm``),
     an installed spaCy package name, or a path.
 
-    Its layers multiply on the backend :func:`blas_backend` names at this first load.
+    Its layers multiply on the backend :func:`blas_backend` names at this first load. The
+    first load also keeps freed heap memory for reuse (:mod:`redactor.memtune`; glibc only,
+    ``REDACTOR_MALLOC=system`` turns it off).
 
     Raises:
         ModelError: the pipeline is not installed or has no ``ner`` component, or
@@ -236,6 +238,9 @@ def _load(model: str) -> _Loaded:
             return _pipelines[model]
         import spacy
 
+        from .memtune import keep_freed_memory
+
+        keep_freed_memory()  # the NER allocates its arrays anew on each call
         try:
             nlp = spacy.load(_resolve(model), exclude=_NOT_NEEDED)
         except OSError:

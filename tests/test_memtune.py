@@ -1,0 +1,32 @@
+"""Freed heap memory kept for reuse (glibc mallopt), once per process, with an opt-out."""
+
+from __future__ import annotations
+
+import platform
+
+import pytest
+
+from redactor import memtune
+
+
+def test_opt_out_leaves_malloc_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDACTOR_MALLOC", "System")
+    assert memtune._apply(64 * 1024 * 1024) is False
+
+
+def test_not_glibc_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDACTOR_MALLOC", raising=False)
+    monkeypatch.setattr(memtune.platform, "libc_ver", lambda: ("musl", "1.2"))
+    assert memtune._apply(64 * 1024 * 1024) is False
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_glibc_takes_the_thresholds_and_the_answer_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDACTOR_MALLOC", raising=False)
+    assert memtune._apply(64 * 1024 * 1024) is True
+    monkeypatch.setattr(memtune, "_applied", None)
+    calls: list[int] = []
+    monkeypatch.setattr(memtune, "_apply", lambda n: calls.append(n) or True)
+    assert memtune.keep_freed_memory() is True
+    assert memtune.keep_freed_memory() is True
+    assert calls == [64 * 1024 * 1024]  # once per process
