@@ -11,7 +11,9 @@ half of ``workers=2`` is. Fixing both thresholds at 64 MiB (``mallopt``, the sam
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables at start-up)
 removes both: freed blocks under 64 MiB stay in the heap for the next call, and the heap
 keeps up to 64 MiB free at its top. The price is a resident size that stays near the
-process's high-water mark.
+process's high-water mark: a minute of ``redact_many`` calls of 1-128 random texts held
+250-264 MB resident against 216-225 MB (peak 327 vs 330 MB, no growth over the minute) and
+made 761 calls against 723.
 
 Applied once per process when a spaCy pipeline is loaded (:mod:`redactor.nlp`), so also in
 worker processes. ``REDACTOR_MALLOC=system`` (environment) leaves malloc as it is.
