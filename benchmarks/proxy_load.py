@@ -341,7 +341,7 @@ def row(name: str, conc: int, cell: Cell, direct: dict[int, Cell], bare: dict[in
     added = cell.p50 - direct[conc].p50
     pct = 100 * cell.rps / bare[conc].rps
     cpu = f"{cell.cpu_ms:>7.2f}" if cell.cpu_ms is not None else "      -"
-    return (f"| {name:<40} | {conc:>3} | {cell.rps:>8.0f} | {cell.p50:>7.2f} | {cell.p99:>7.2f} | "
+    return (f"| {name:<48} | {conc:>3} | {cell.rps:>8.0f} | {cell.p50:>7.2f} | {cell.p99:>7.2f} | "
             f"{added:>+8.2f} | {pct:>6.0f}% | {cpu} | {cell.errors:>4} |")
 
 
@@ -426,8 +426,8 @@ def main() -> int:
           f"{os.cpu_count()} CPUs, loopback; ms = milliseconds; load average before/after: "
           f"{load_before} / {_loadavg()}; cores free for 2 CPU-bound processes before/after: "
           f"{cores_before} / {free_cores()}")
-    print("| path                                     |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | CPU ms  | errs |")
-    print("|------------------------------------------|-----|----------|---------|---------|-----------|--------|---------|------|")
+    print("| path                                             |   c |    req/s | p50 ms  | p99 ms  | added p50 | % bare | CPU ms  | errs |")
+    print("|--------------------------------------------------|-----|----------|---------|---------|-----------|--------|---------|------|")
     for line in lines:
         print(line)
     print()
@@ -462,7 +462,7 @@ def main() -> int:
         print(f"at c16: the proxy without detection serves {100 * walk.rps / bare[16].rps:.0f}% of bare "
               f"({walk.cpu_ms or 0:.2f} CPU ms per request); 50% of bare leaves one proxy process "
               f"{budget:.2f} CPU ms per request for detection; patterns_fast spends "
-              f"{(fast.cpu_ms or 0) - (walk.cpu_ms or 0):.2f}")
+              f"{(fast.cpu_ms or 0) - (walk.cpu_ms or 0):.2f} CPU ms per request")
     if args.only == "all":
         print()
         for line in audit_lines:

@@ -30,3 +30,13 @@ def test_glibc_takes_the_thresholds_and_the_answer_is_kept(monkeypatch: pytest.M
     assert memtune.keep_freed_memory() is True
     assert memtune.keep_freed_memory() is True
     assert calls == [64 * 1024 * 1024]  # once per process
+
+
+def test_a_misspelt_value_is_an_error_naming_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    from redactor.errors import ModelError
+
+    monkeypatch.setenv("REDACTOR_MALLOC", "sytem")
+    with pytest.raises(ModelError, match="REDACTOR_MALLOC must be one of keep, system, not 'sytem'"):
+        memtune.keep_freed_memory()
+    monkeypatch.setenv("REDACTOR_MALLOC", " KEEP ")
+    memtune.keep_freed_memory()  # accepted (whatever this process already decided)

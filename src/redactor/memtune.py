@@ -16,7 +16,8 @@ process's high-water mark: a minute of ``redact_many`` calls of 1-128 random tex
 made 761 calls against 723.
 
 Applied once per process when a spaCy pipeline is loaded (:mod:`redactor.nlp`), so also in
-worker processes. ``REDACTOR_MALLOC=system`` (environment) leaves malloc as it is.
+worker processes, and when ``redactor proxy`` starts. ``REDACTOR_MALLOC`` (environment):
+``keep`` (the default) or ``system``, which leaves malloc as it is.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ import os
 import platform
 import threading
 
+from .errors import ModelError
+
 __all__ = ["MALLOC_ENV", "keep_freed_memory"]
 
 log = logging.getLogger(__name__)
 
 MALLOC_ENV = "REDACTOR_MALLOC"
+_MALLOC_CHOICES = ("keep", "system")
 _M_TRIM_THRESHOLD = -1  # <malloc.h>
 _M_MMAP_THRESHOLD = -3
 _KEEP_BYTES = 64 * 1024 * 1024
@@ -45,8 +49,15 @@ def keep_freed_memory(threshold_bytes: int = _KEEP_BYTES) -> bool:
 
     Returns True when they are set (now or by an earlier call), False where it does not
     apply: not glibc (musl, macOS, Windows), ``REDACTOR_MALLOC=system``, or ``mallopt``
-    refused the value. Never raises.
+    refused the value.
+
+    Raises:
+        ModelError: ``REDACTOR_MALLOC`` holds a value other than ``keep`` or ``system``
+            (raised when a pipeline loads, like a bad ``REDACTOR_BLAS``).
     """
+    choice = os.environ.get(MALLOC_ENV, "keep").strip().lower() or "keep"
+    if choice not in _MALLOC_CHOICES:
+        raise ModelError(f"{MALLOC_ENV} must be one of {', '.join(_MALLOC_CHOICES)}, not {choice!r}")
     global _applied
     with _lock:
         if _applied is not None:

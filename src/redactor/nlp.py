@@ -226,8 +226,9 @@ def load_pipeline(model: str):  # type: ignore[no-untyped-def]
     ``REDACTOR_MALLOC=system`` turns it off).
 
     Raises:
-        ModelError: the pipeline is not installed or has no ``ner`` component, or
-            ``REDACTOR_BLAS`` holds a value other than ``auto``, ``blis`` or ``numpy``.
+        ModelError: the pipeline is not installed or has no ``ner`` component,
+            ``REDACTOR_BLAS`` holds a value other than ``auto``, ``blis`` or ``numpy``, or
+            ``REDACTOR_MALLOC`` one other than ``keep`` or ``system``.
     """
     return _load(model).nlp
 

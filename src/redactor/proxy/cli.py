@@ -141,8 +141,8 @@ def run(config: Any, policy: Any, *, started: float | None = None) -> int:
     configure_logging(config.log_level)
     from ..memtune import keep_freed_memory
 
-    keep_freed_memory()  # the proxy's own process: bodies are parsed and rebuilt per request
     try:
+        keep_freed_memory()  # the proxy's own process: bodies are parsed and rebuilt per request
         asyncio.run(_serve(config, policy, time.perf_counter() if started is None else started))
     except KeyboardInterrupt:
         pass
