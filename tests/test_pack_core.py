@@ -45,6 +45,14 @@ CASES: list[tuple[str, str, list[str]]] = [
     ("STREET_ADDRESS", "ship to 1600 Pennsylvania Avenue NW, or 221B Baker Street, Apt 4",
      ["1600 Pennsylvania Avenue NW", "221B Baker Street, Apt 4"]),
     ("STREET_ADDRESS", "we have 3 Main issues and 12 Open tickets", []),
+    # A locality ends with its sentence (a new user saw "Springfield. The" swallowed);
+    # abbreviations inside place names ("St. Louis") do not end it.
+    ("STREET_ADDRESS", "I live at 29 Main Street, Springfield. The order is late.",
+     ["29 Main Street, Springfield"]),
+    ("STREET_ADDRESS", "I live at 29 Main Street, Springfield. Project Falcon is confidential.",
+     ["29 Main Street, Springfield"]),
+    ("STREET_ADDRESS", "Address: 12 Oak Road, St. Louis, MO 63101. Call me.",
+     ["12 Oak Road, St. Louis, MO 63101"]),
     # URL (containers) and query-string PII
     ("URL", "see https://crm.example.site/t/42?tab=notes. and www.example.org/x)",
      ["https://crm.example.site/t/42?tab=notes", "www.example.org/x"]),

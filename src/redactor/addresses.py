@@ -78,6 +78,9 @@ _NUM = r"\d{1,6}[A-Za-z]?(?:[/-]\d{1,4}[A-Za-z]?)?"
 _CAP = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|\d{1,3}(?:st|nd|rd|th)\b)"
 _ANY = r"[\p{L}\p{M}][\p{L}\p{M}'’.-]*"
 _LETTER = regex.compile(r"\p{L}")
+# A period after a word of four or more letters, then a capitalised word: a sentence ends
+# there ("Springfield. The"), not an abbreviation inside a place name ("St. Louis", "Mt. Vernon").
+_SENTENCE_END = regex.compile(r"(?<=\p{L}{4})\.(?=[ \t]+\p{Lu})")
 _TAIL_MAX = 400  # characters one unit, postcode or locality line may span
 _POSTCODE = (r"(?:\d{5}-\d{4}|\d{3}[ -]?\d{2}|\d{2}-\d{3}|\d{4}[ ]?[A-Z]{2}(?![\p{L}])|\d{3,6}"
              r"|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d"
@@ -224,6 +227,14 @@ class AddressRecognizer:
             # pattern's required characters (the regex module does): linear, not quadratic.
             stop = min(len(text), end + _TAIL_MAX)
             m = loc_re.match(text, end, stop)
+            sentence_end = None
+            if m is not None:
+                # "Springfield. The order": a place word ends a sentence, the next one starts
+                # another; the locality stops at the word (the period is the sentence's).
+                cut = _SENTENCE_END.search(text, m.start("loc"), m.end())
+                if cut is not None:
+                    sentence_end = cut.start()
+                    m = loc_re.match(text, end, sentence_end)
             if m is not None and self._locality_ok(m.group("loc")) and (
                     after_postcode or "\n" in m.group("sep") or "," in m.group("sep")):
                 best = m  # a place after a plain space is the sentence going on, not a locality
@@ -234,6 +245,8 @@ class AddressRecognizer:
                 break
             after_postcode = best.groupdict().get("pc") is not None
             end, n = best.end(), n + 1
+            if sentence_end is not None and end >= sentence_end:
+                break  # the address ended with its sentence
         return end, n
 
     def _locality_ok(self, value: str) -> bool:
