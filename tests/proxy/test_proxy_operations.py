@@ -99,7 +99,7 @@ def test_config_sources_and_errors(tmp_path):
     with pytest.raises(pydantic.ValidationError, match="frozen"):
         c.workers = 5  # type: ignore[misc]
     f.write_text("upstream: http://crm.internal\nmax_body_byte: 5\n")
-    with pytest.raises(ConfigError, match="key 'max_body_byte': unknown key; did you mean 'max_body_bytes'\?"):
+    with pytest.raises(ConfigError, match=r"key 'max_body_byte': unknown key; did you mean 'max_body_bytes'\?"):
         load_config(file=str(f), env={})
     with pytest.raises(ConfigError, match="env:REDACTOR_WORKERS: key 'workers'"):
         load_config(env={"REDACTOR_UPSTREAM": "http://x", "REDACTOR_WORKERS": "many"})

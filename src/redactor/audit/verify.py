@@ -120,7 +120,8 @@ def read_witness(path: str | os.PathLike[str]) -> list[Checkpoint]:
         VerificationError: the file is missing (``MISSING``) or a line is unreadable (``CORRUPT``).
     """
     try:
-        lines = open(path, "rb").read().splitlines()
+        with open(path, "rb") as f:  # closed now: a verifier may run inside a long process
+            lines = f.read().splitlines()
     except OSError as exc:
         raise _fail(None, Reason.MISSING, f"cannot read witness file {os.fspath(path)}: "
                     f"{exc.strerror}") from None
