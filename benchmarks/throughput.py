@@ -409,6 +409,16 @@ def measure_cache(quick: bool) -> dict[str, Any]:
     return out
 
 
+def _free_cores() -> float:
+    """How many cores two CPU-bound processes get right now (proxy_load.py's spin test): the
+    host of this shared machine does not always give the second vCPU in full, and the
+    two-worker rows depend on it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from proxy_load import free_cores
+
+    return free_cores()
+
+
 def _child(args: argparse.Namespace, job: str) -> dict[str, Any]:
     if args.no_isolate:
         if job == "cache":
@@ -479,7 +489,10 @@ def markdown(results: dict[str, dict[str, Any]], summary: dict[str, Any], corpor
              meta: dict[str, Any]) -> str:
     lines = [f"Throughput, at least {meta['reps']} passes per system and corpus (fast systems: as many as "
              f"fit in {meta.get('min_seconds', 0):g} s), median (min-max); "
-             f"{meta['cpus']} CPUs, Python {meta['python']}, {'quick' if meta['quick'] else 'full'} corpora.", ""]
+             f"{meta['cpus']} CPUs, Python {meta['python']}, {'quick' if meta['quick'] else 'full'} corpora."
+             + (" Cores two CPU-bound processes got just before / after the redactor_w2 run: "
+                + " / ".join(f"{c:.2f}" for c in meta["cores_free_around_w2"])
+                + " (2.00: the second vCPU fully available)" if meta.get("cores_free_around_w2") else ""), ""]
     for c in corpora:
         rows = [(s, r["corpora"][c]) for s, r in results.items() if s != "cache" and c in r.get("corpora", {})]
         if not rows:
@@ -624,15 +637,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.time()
     results: dict[str, dict[str, Any]] = {}
+    cores_free: list[float] = []
     for system in args.systems:
+        if system == "redactor_w2" and not args.quick:
+            cores_free.append(_free_cores())
         results[system] = _child(args, system)
+        if system == "redactor_w2" and not args.quick:
+            cores_free.append(_free_cores())
     if not args.quick and not args.no_cache_run:
         results["cache"] = _child(args, "cache")
     summary = summarize(results, args.corpora, args.accuracy)
     meta = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "reps": args.reps, "min_seconds": args.min_seconds, "quick": args.quick, "batch": args.batch, "isolated": not args.no_isolate,
             "spacy_model_presidio": SPACY_MODEL, "seconds": round(time.time() - started, 1),
-            "load_average": os.getloadavg()}
+            "load_average": os.getloadavg(), "cores_free_around_w2": cores_free}
     print(markdown(results, summary, args.corpora, meta))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, "results": results, "summary": summary}, indent=2) + "\n",
