@@ -58,17 +58,16 @@ def keep_freed_memory(threshold_bytes: int = _KEEP_BYTES) -> bool:
     choice = os.environ.get(MALLOC_ENV, "keep").strip().lower() or "keep"
     if choice not in _MALLOC_CHOICES:
         raise ModelError(f"{MALLOC_ENV} must be one of {', '.join(_MALLOC_CHOICES)}, not {choice!r}")
+    if choice == "system":
+        return False
     global _applied
     with _lock:
-        if _applied is not None:
-            return _applied
-        _applied = _apply(threshold_bytes)
+        if _applied is None:
+            _applied = _apply(threshold_bytes)
         return _applied
 
 
 def _apply(threshold_bytes: int) -> bool:
-    if os.environ.get(MALLOC_ENV, "").strip().lower() == "system":
-        return False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:

@@ -130,12 +130,12 @@ class PhoneRecognizer:
         for m in deadline.finditer(_CANDIDATE, text, self.name):
             deadline.check(self.name)
             # Fewer digits than any number has: no piece of the run can rank (see _rank).
-            start, end = m.span()
-            if end - start < self._min_digits or _digit_count(text[start:end]) < self._min_digits:
+            lo, hi = m.span()
+            if hi - lo < self._min_digits or _digit_count(text[lo:hi]) < self._min_digits:
                 continue
-            if _CARD_GROUPS.fullmatch(text, start, end) and scan.validate(credit_card, m.group()):
+            if _CARD_GROUPS.fullmatch(text, lo, hi) and scan.validate(credit_card, m.group()):
                 continue
-            for start, end, verdict in self._decompose(text, start, end, deadline):
+            for start, end, verdict in self._decompose(text, lo, hi, deadline):
                 score, why = (self._valid_score, "valid") if verdict else (self._score, "possible")
                 context = self._context is not None and self._context.seen(text, start, end)
                 if context:

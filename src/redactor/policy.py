@@ -24,7 +24,7 @@ import os
 import types
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Mapping, Union, get_args, get_origin
+from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence, Union, get_args, get_origin
 
 import orjson
 import yaml
@@ -242,9 +242,10 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _fields_at(loc: tuple[str, ...]) -> list[str]:
-    """The keys the policy schema allows in the mapping at ``loc`` (for suggestions)."""
-    node: Any = Policy
+def schema_keys_at(root: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The keys ``root``'s schema allows in the mapping at ``loc`` (a key path; list
+    indices step into the item type), for "did you mean" suggestions; [] when unknown."""
+    node: Any = root
     for part in loc:
         node = _unwrap(node)
         if isinstance(node, type) and issubclass(node, BaseModel):
@@ -359,7 +360,7 @@ def _validate(data: Any, source: str, lines: dict[tuple[str, ...], int]) -> Poli
         loc = tuple(str(p) for p in err["loc"] if not str(p).startswith("function-"))
         message = err["msg"]
         if err["type"] == "extra_forbidden":
-            message = "unknown key" + did_you_mean(loc[-1], _fields_at(loc[:-1]))
+            message = "unknown key" + did_you_mean(loc[-1], schema_keys_at(Policy, loc[:-1]))
         raise PolicyError(message, source=source, key=".".join(loc) or None,
                           line=_nearest_line(lines, loc)) from None
     _check_operators(policy, source, lines)

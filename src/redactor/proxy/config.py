@@ -31,14 +31,14 @@ import ipaddress
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping, get_args
+from typing import Any, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from yarl import URL
 
 from ..dburl import missing_sqlite_dir, parse_db_url
-from ..policy import did_you_mean
+from ..policy import did_you_mean, schema_keys_at
 from .errors import ConfigError
 
 __all__ = ["IdentityConfig", "JwtConfig", "ProxyConfig", "load_config"]
@@ -240,21 +240,6 @@ def _merge(data: dict[str, Any], key: str, value: Any) -> None:
         data[key] = value
 
 
-def _keys_beside(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the config accepts where ``loc`` (a pydantic error location) points."""
-    model: type[BaseModel] = ProxyConfig
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return []
-        nested = [a for a in (field.annotation, *get_args(field.annotation))
-                  if isinstance(a, type) and issubclass(a, BaseModel)]
-        if not nested:
-            return []
-        model = nested[0]
-    return list(model.model_fields)
-
-
 def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> ProxyConfig:
     """Build the :class:`ProxyConfig` from a file, the environment and explicit overrides.
@@ -298,8 +283,11 @@ def load_config(*, file: str | None = None, env: Mapping[str, str] | None = None
         err = exc.errors()[0]
         bad = ".".join(str(p) for p in err["loc"]) or None
         source = sources.get(str(err["loc"][0]) if err["loc"] else "", where)
-        message = ("unknown key" + did_you_mean(str(err["loc"][-1]), _keys_beside(err["loc"]))
-                   if err["type"] == "extra_forbidden" else err["msg"])
+        if err["type"] == "extra_forbidden":
+            keys = schema_keys_at(ProxyConfig, err["loc"][:-1])
+            message = "unknown key" + did_you_mean(str(err["loc"][-1]), keys)
+        else:
+            message = err["msg"]
         message = message.removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "is required (flag, REDACTOR_" + (bad or "").upper() + " or config file)"
